@@ -1,0 +1,76 @@
+"""The exception hierarchy: every public call raises a subclass of :class:`AiWatermarkError`.
+
+Example:
+    >>> import aiwatermark
+    >>> try:
+    ...     aiwatermark.imageio.open(b"not an image")
+    ... except aiwatermark.AiWatermarkError as exc:
+    ...     print(type(exc).__name__)
+    UnsupportedImageError
+"""
+
+from __future__ import annotations
+
+
+class AiWatermarkError(Exception):
+    """Base class of every error aiwatermark raises on purpose."""
+
+
+class UnsupportedImageError(AiWatermarkError):
+    """The input is not an image format we can read or write (or not an image at all)."""
+
+
+class CorruptImageError(AiWatermarkError):
+    """The file looks like an image but cannot be decoded (truncated, damaged, zero bytes)."""
+
+
+class ImageTooLargeError(AiWatermarkError):
+    """The image has more pixels than the configured limit (decompression-bomb guard)."""
+
+
+class ImageTooSmallError(AiWatermarkError):
+    """The image is smaller than an operation needs (e.g. the invisible watermark's minimum)."""
+
+
+class OutputExistsError(AiWatermarkError):
+    """Writing would overwrite an existing file (or the input) and that was not asked for."""
+
+
+class PayloadError(AiWatermarkError):
+    """A watermark payload has the wrong type or length."""
+
+
+class MetadataError(AiWatermarkError):
+    """Embedded metadata (XMP, EXIF, PNG text) could not be read or written."""
+
+
+class SigningError(AiWatermarkError):
+    """A C2PA manifest could not be built or signed (bad certificate, key or algorithm)."""
+
+
+class ProvenanceError(AiWatermarkError):
+    """A C2PA manifest could not be read at all (beyond reporting it as invalid)."""
+
+
+class KeyFileError(AiWatermarkError):
+    """A key or certificate file is missing, unreadable, malformed or not private enough."""
+
+
+class StoreError(AiWatermarkError):
+    """The manifest store could not be opened, read or written."""
+
+
+__all__ = [
+    "AiWatermarkError",
+    "CorruptImageError",
+    "ImageTooLargeError",
+    "ImageTooSmallError",
+    "KeyFileError",
+    "MetadataError",
+    "OutputExistsError",
+    "PayloadError",
+    "ProvenanceError",
+    "SigningError",
+    "StoreError",
+    "UnsupportedImageError",
+]

@@ -1,0 +1,528 @@
+"""Image input/output shared by every layer: open anything, save atomically, never lose a file.
+
+Input kinds accepted everywhere (:data:`ImageSource`): a path (``str`` or ``os.PathLike``),
+``bytes``, a binary file object, a ``PIL.Image.Image`` or a ``uint8`` numpy array of shape
+H×W, H×W×3 or H×W×4.
+
+Mode policy (what :func:`open` returns):
+
+========================  ==================================================================
+source mode               returned mode
+========================  ==================================================================
+RGB, RGBA, L, LA          unchanged
+1                         L
+P / PA                    RGBA if it has transparency, else RGB
+CMYK, YCbCr, LAB, HSV     RGB
+I;16*, I, F               L (16-bit values scaled down to 8 bits, floats clipped to 0..255)
+RGBa, La, RGBX            RGBA, LA, RGB
+========================  ==================================================================
+
+EXIF orientation is applied so pixels are upright, and the orientation tag is removed from
+the EXIF that :func:`save` writes back. ICC profile, EXIF and XMP travel in ``image.info``.
+
+Example:
+    >>> from aiwatermark import imageio
+    >>> import numpy as np
+    >>> im = imageio.open(np.zeros((32, 48, 3), dtype=np.uint8))
+    >>> im.size, im.mode
+    ((48, 32), 'RGB')
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import io
+import os
+import tempfile
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any, Union
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import (
+    CorruptImageError,
+    ImageTooLargeError,
+    OutputExistsError,
+    UnsupportedImageError,
+)
+
+ImageSource = Union[str, "os.PathLike[str]", bytes, bytearray, IO[bytes], Image.Image, np.ndarray]
+"""Anything :func:`open` accepts."""
+
+DEFAULT_MAX_PIXELS = 150_000_000
+"""Default decompression-bomb limit: 150 megapixels (an 8K square image is 67 MP)."""
+
+_max_pixels = int(os.environ.get("AIWATERMARK_MAX_PIXELS", DEFAULT_MAX_PIXELS))
+
+SUFFIX_FORMATS = {
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".jpe": "JPEG",
+    ".png": "PNG",
+    ".webp": "WEBP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".gif": "GIF",
+    ".avif": "AVIF",
+    ".bmp": "BMP",
+}
+"""File suffixes :func:`save` understands, and the format each one means."""
+
+FORMAT_MIME = {
+    "JPEG": "image/jpeg",
+    "PNG": "image/png",
+    "WEBP": "image/webp",
+    "TIFF": "image/tiff",
+    "GIF": "image/gif",
+    "AVIF": "image/avif",
+    "BMP": "image/bmp",
+}
+"""The MIME type of each format we write."""
+
+_ALPHA_FORMATS = {"PNG", "WEBP", "TIFF", "AVIF", "GIF"}
+
+
+def set_max_pixels(limit: int) -> None:
+    """Set the pixel-count limit checked before any image is decoded.
+
+    The default is :data:`DEFAULT_MAX_PIXELS`, or the ``AIWATERMARK_MAX_PIXELS`` environment
+    variable when set.
+
+    Example:
+        >>> from aiwatermark import imageio
+        >>> imageio.set_max_pixels(200_000_000)
+        >>> imageio.get_max_pixels()
+        200000000
+        >>> imageio.set_max_pixels(imageio.DEFAULT_MAX_PIXELS)
+    """
+    global _max_pixels
+    if int(limit) <= 0:
+        raise ValueError("the pixel limit must be a positive number of pixels")
+    _max_pixels = int(limit)
+
+
+def get_max_pixels() -> int:
+    """Return the current decompression-bomb limit in pixels.
+
+    Example:
+        >>> from aiwatermark import imageio
+        >>> imageio.get_max_pixels() > 0
+        True
+    """
+    return _max_pixels
+
+
+def describe(src: object) -> str:
+    """A short name for ``src`` to put in error messages (the path, or the kind of input).
+
+    Example:
+        >>> from aiwatermark import imageio
+        >>> imageio.describe("photo.jpg"), imageio.describe(b"...")
+        ("'photo.jpg'", 'image bytes')
+    """
+    if isinstance(src, (str, os.PathLike)):
+        return repr(os.fspath(src))
+    if isinstance(src, (bytes, bytearray)):
+        return "image bytes"
+    if isinstance(src, Image.Image):
+        return "PIL image"
+    if isinstance(src, np.ndarray):
+        return "numpy array"
+    name = getattr(src, "name", None)
+    if isinstance(name, str):
+        return repr(name)
+    return "image stream"
+
+
+def read_bytes(src: ImageSource) -> bytes:
+    """Return the encoded bytes of a path, bytes or file object (not of decoded pixels).
+
+    Layers that work on the file itself (metadata, C2PA) call this; a ``PIL.Image`` or an
+    array has no file bytes and raises :class:`UnsupportedImageError`.
+
+    Example:
+        >>> from aiwatermark import imageio
+        >>> imageio.read_bytes(b"\\xff\\xd8 jpeg bytes")[:2]
+        b'\\xff\\xd8'
+    """
+    if isinstance(src, (bytes, bytearray)):
+        data = bytes(src)
+    elif isinstance(src, (str, os.PathLike)):
+        path = Path(os.fspath(src))
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise UnsupportedImageError(f"{describe(src)}: no such file") from None
+        except IsADirectoryError:
+            raise UnsupportedImageError(f"{describe(src)}: is a directory, not an image") from None
+        except OSError as exc:
+            raise UnsupportedImageError(f"{describe(src)}: cannot read ({exc.strerror})") from None
+    elif hasattr(src, "read"):
+        try:
+            data = src.read()
+        except OSError as exc:
+            raise UnsupportedImageError(f"{describe(src)}: cannot read ({exc})") from None
+        if not isinstance(data, (bytes, bytearray)):
+            raise UnsupportedImageError(
+                f"{describe(src)}: file object must be opened in binary mode ('rb')"
+            )
+        data = bytes(data)
+    else:
+        raise UnsupportedImageError(
+            f"{describe(src)}: this operation needs an encoded file (path, bytes or binary "
+            "file object), not decoded pixels; save the image first"
+        )
+    if not data:
+        raise CorruptImageError(f"{describe(src)}: the file is empty (0 bytes)")
+    return data
+
+
+def _from_array(array: np.ndarray) -> Image.Image:
+    if array.dtype != np.uint8:
+        raise UnsupportedImageError(
+            f"numpy array has dtype {array.dtype}; pass uint8 values 0..255 "
+            "(e.g. (array * 255).clip(0, 255).astype('uint8') for floats in 0..1)"
+        )
+    if array.ndim == 2:
+        return Image.fromarray(np.ascontiguousarray(array), "L")
+    if array.ndim == 3 and array.shape[2] in (1, 3, 4):
+        if array.shape[2] == 1:
+            return Image.fromarray(np.ascontiguousarray(array[:, :, 0]), "L")
+        mode = "RGB" if array.shape[2] == 3 else "RGBA"
+        return Image.fromarray(np.ascontiguousarray(array), mode)
+    raise UnsupportedImageError(
+        f"numpy array has shape {array.shape}; expected H×W, H×W×3 or H×W×4"
+    )
+
+
+def _normalise_mode(image: Image.Image) -> Image.Image:
+    mode = image.mode
+    if mode in ("RGB", "RGBA", "L", "LA"):
+        return image
+    if mode == "1":
+        return image.convert("L")
+    if mode in ("P", "PA"):
+        has_alpha = mode == "PA" or "transparency" in image.info
+        return image.convert("RGBA" if has_alpha else "RGB")
+    if mode in ("RGBa", "RGBX"):
+        return image.convert("RGBA" if mode == "RGBa" else "RGB")
+    if mode == "La":
+        return image.convert("LA")
+    if mode.startswith("I;16") or mode in ("I", "F"):
+        array = np.asarray(image, dtype=np.float64)
+        if mode.startswith("I;16") or (mode == "I" and array.max(initial=0) > 255):
+            array = array / 257.0
+        out = Image.fromarray(np.clip(np.rint(array), 0, 255).astype(np.uint8), "L")
+        out.info = dict(image.info)
+        return out
+    # CMYK, YCbCr, LAB, HSV and anything else Pillow can convert.
+    try:
+        converted = image.convert("RGB")
+    except (ValueError, OSError) as exc:
+        raise UnsupportedImageError(f"image mode {mode!r} is not supported ({exc})") from None
+    converted.info = dict(image.info)
+    if mode == "CMYK":
+        # A CMYK ICC profile no longer describes the RGB pixels.
+        converted.info.pop("icc_profile", None)
+    return converted
+
+
+@contextlib.contextmanager
+def _pillow_errors(name: str) -> Iterator[None]:
+    """Turn Pillow's decoding exceptions into ours, naming the input."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            yield
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLargeError(f"{name}: {exc}") from None
+    except UnidentifiedImageError:
+        raise UnsupportedImageError(
+            f"{name}: not an image Pillow can read (supported: JPEG, PNG, WebP, TIFF, GIF, "
+            "AVIF, BMP, ...)"
+        ) from None
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, KeyError) as exc:
+        raise CorruptImageError(
+            f"{name}: the image is damaged or truncated and cannot be decoded ({exc}); "
+            "re-export it from the original"
+        ) from None
+    except MemoryError as exc:  # pragma: no cover - defensive
+        raise ImageTooLargeError(f"{name}: not enough memory to decode ({exc})") from None
+
+
+def check_size(width: int, height: int, name: str, max_pixels: int | None = None) -> None:
+    """Raise :class:`ImageTooLargeError` when ``width × height`` exceeds the pixel limit.
+
+    Example:
+        >>> from aiwatermark import imageio
+        >>> imageio.check_size(100, 100, "x.png")
+    """
+    limit = _max_pixels if max_pixels is None else max_pixels
+    if width * height > limit:
+        raise ImageTooLargeError(
+            f"{name}: {width}×{height} = {width * height:,} pixels is over the limit of "
+            f"{limit:,}; downscale it first, or raise the limit with "
+            "aiwatermark.imageio.set_max_pixels() / AIWATERMARK_MAX_PIXELS if you trust the file"
+        )
+
+
+def open(src: ImageSource, *, max_pixels: int | None = None) -> Image.Image:
+    """Open any supported input as an upright ``PIL.Image`` in RGB, RGBA, L or LA mode.
+
+    The pixel count is checked against ``max_pixels`` (default :func:`get_max_pixels`) from the
+    header, before any pixel is decoded. A ``PIL.Image`` input is copied, never modified.
+
+    Example:
+        >>> from aiwatermark import imageio
+        >>> from PIL import Image
+        >>> imageio.open(Image.new("P", (8, 8))).mode
+        'RGB'
+    """
+    name = describe(src)
+    if isinstance(src, Image.Image):
+        check_size(src.width, src.height, name, max_pixels)
+        with _pillow_errors(name):
+            src.load()
+            image = src.copy()
+            image.info = dict(src.info)
+            image = ImageOps.exif_transpose(image) or image
+            return _normalise_mode(image)
+    if isinstance(src, np.ndarray):
+        if src.ndim >= 2:
+            check_size(int(src.shape[1]), int(src.shape[0]), name, max_pixels)
+        return _from_array(src)
+    data = read_bytes(src)
+    with _pillow_errors(name):
+        image = Image.open(io.BytesIO(data))
+        check_size(image.width, image.height, name, max_pixels)
+        image.load()
+        fmt = image.format
+        image = ImageOps.exif_transpose(image) or image
+        image = _normalise_mode(image)
+        image.format = fmt  # Pillow drops it on transpose/convert
+    return image
+
+
+def split_alpha(image: Image.Image) -> tuple[Image.Image, Image.Image | None]:
+    """Split an opened image into its colour part (RGB or L) and its alpha band (or None).
+
+    Pixel layers change the colour part only and put the alpha back with :func:`merge_alpha`.
+
+    Example:
+        >>> from aiwatermark import imageio
+        >>> from PIL import Image
+        >>> colour, alpha = imageio.split_alpha(Image.new("RGBA", (4, 4)))
+        >>> colour.mode, alpha.mode
+        ('RGB', 'L')
+    """
+    if image.mode in ("RGBA", "LA"):
+        colour = image.convert(image.mode[:-1])
+        colour.info = dict(image.info)
+        return colour, image.getchannel("A")
+    return image, None
+
+
+def merge_alpha(colour: Image.Image, alpha: Image.Image | None) -> Image.Image:
+    """Reattach an alpha band split off by :func:`split_alpha`.
+
+    Example:
+        >>> from aiwatermark import imageio
+        >>> from PIL import Image
+        >>> imageio.merge_alpha(*imageio.split_alpha(Image.new("LA", (4, 4)))).mode
+        'LA'
+    """
+    if alpha is None:
+        return colour
+    out = colour.copy()
+    out.putalpha(alpha)
+    out.info = dict(colour.info)
+    return out
+
+
+def format_for(path: str | os.PathLike[str], format: str | None = None) -> str:
+    """The Pillow format name for writing ``path`` (explicit ``format`` wins over the suffix).
+
+    Example:
+        >>> from aiwatermark import imageio
+        >>> imageio.format_for("out.JPG")
+        'JPEG'
+    """
+    if format:
+        fmt = format.upper().replace("JPG", "JPEG")
+        if fmt not in FORMAT_MIME:
+            raise UnsupportedImageError(
+                f"cannot write format {format!r}; choose one of {', '.join(sorted(FORMAT_MIME))}"
+            )
+        return fmt
+    suffix = Path(os.fspath(path)).suffix.lower()
+    if suffix not in SUFFIX_FORMATS:
+        raise UnsupportedImageError(
+            f"{describe(path)}: cannot tell the format from the suffix {suffix or '(none)'!r}; "
+            f"use one of {', '.join(sorted(SUFFIX_FORMATS))} or pass format="
+        )
+    return SUFFIX_FORMATS[suffix]
+
+
+def encode(
+    image: Image.Image,
+    format: str,
+    *,
+    quality: int = 95,
+    keep_metadata: bool = True,
+    **options: Any,
+) -> bytes:
+    """Encode ``image`` to bytes: JPEG at quality 95 with 4:4:4 chroma unless told otherwise.
+
+    ICC profile, EXIF (orientation removed) and XMP in ``image.info`` are written back when
+    ``keep_metadata`` is true and the format can hold them. Alpha is dropped (flattened on
+    white) for formats without it, such as JPEG.
+
+    Example:
+        >>> from aiwatermark import imageio
+        >>> from PIL import Image
+        >>> imageio.encode(Image.new("RGB", (8, 8)), "JPEG")[:2]
+        b'\\xff\\xd8'
+    """
+    fmt = format_for("x", format)
+    params: dict[str, Any] = {}
+    if fmt == "JPEG":
+        params.update(quality=quality, subsampling=0, optimize=False)
+    elif fmt in ("WEBP", "AVIF"):
+        params.update(quality=quality)
+    if keep_metadata:
+        for key in ("icc_profile", "exif", "xmp"):
+            value = image.info.get(key)
+            if value and fmt in ("JPEG", "WEBP", "PNG", "TIFF", "AVIF"):
+                if key == "xmp" and fmt in ("PNG", "TIFF"):
+                    continue  # written by aiwatermark.metadata as an iTXt chunk / TIFF tag
+                if key == "exif" and isinstance(value, bytes) and fmt == "TIFF":
+                    continue
+                params[key] = value
+    params.update(options)
+    out = image
+    if fmt not in _ALPHA_FORMATS and image.mode in ("RGBA", "LA"):
+        background = Image.new(image.mode[:-1], image.size, 255 if image.mode == "LA" else "white")
+        background.paste(image, mask=image.getchannel("A"))
+        background.info = dict(image.info)
+        out = background
+    buffer = io.BytesIO()
+    try:
+        out.save(buffer, fmt, **params)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UnsupportedImageError(f"cannot encode a {image.mode} image as {fmt}: {exc}") from None
+    return buffer.getvalue()
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def write_atomic(
+    data: bytes,
+    dst: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    protect: tuple[object, ...] = (),
+) -> Path:
+    """Write ``data`` to ``dst`` via a temporary file and a rename: all of it or nothing.
+
+    Refuses to replace an existing file unless ``overwrite`` is true, and refuses to replace
+    any path in ``protect`` (the inputs) unless ``overwrite`` is true as well.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from aiwatermark import imageio
+        >>> target = pathlib.Path(tempfile.mkdtemp()) / "a.bin"
+        >>> imageio.write_atomic(b"abc", target).read_bytes()
+        b'abc'
+    """
+    path = Path(os.fspath(dst))
+    if path.is_dir():
+        raise OutputExistsError(f"{describe(dst)} is a directory; give a file name")
+    if not overwrite:
+        for other in protect:
+            if isinstance(other, (str, os.PathLike)) and _same_file(path, Path(os.fspath(other))):
+                raise OutputExistsError(
+                    f"{describe(dst)} is the input file; refusing to overwrite it "
+                    "(pass overwrite=True / --overwrite to edit in place)"
+                )
+        if path.exists():
+            raise OutputExistsError(
+                f"{describe(dst)} already exists; choose another name or pass overwrite=True "
+                "(--overwrite)"
+            )
+    directory = path.parent if str(path.parent) else Path(".")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise OutputExistsError(f"{describe(dst)}: cannot write there ({exc.strerror})") from None
+    try:
+        with builtins.open(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp_name, 0o644)
+        os.replace(tmp_name, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        if isinstance(exc, OSError):
+            raise OutputExistsError(f"{describe(dst)}: write failed ({exc.strerror})") from None
+        raise
+    return path
+
+
+def save(
+    image: Image.Image,
+    dst: str | os.PathLike[str],
+    *,
+    format: str | None = None,
+    quality: int = 95,
+    overwrite: bool = False,
+    protect: tuple[object, ...] = (),
+    **options: Any,
+) -> Path:
+    """Save ``image`` to ``dst`` atomically, format from the suffix unless ``format`` is given.
+
+    JPEG is written at quality 95 with 4:4:4 chroma; ICC, EXIF and XMP in ``image.info`` are
+    kept. An existing file is only replaced with ``overwrite=True``.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from aiwatermark import imageio
+        >>> from PIL import Image
+        >>> out = pathlib.Path(tempfile.mkdtemp()) / "x.png"
+        >>> imageio.save(Image.new("RGB", (8, 8)), out).suffix
+        '.png'
+    """
+    fmt = format_for(dst, format)
+    data = encode(image, fmt, quality=quality, **options)
+    return write_atomic(data, dst, overwrite=overwrite, protect=protect)
+
+
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "FORMAT_MIME",
+    "SUFFIX_FORMATS",
+    "ImageSource",
+    "check_size",
+    "describe",
+    "encode",
+    "format_for",
+    "get_max_pixels",
+    "merge_alpha",
+    "open",
+    "read_bytes",
+    "save",
+    "set_max_pixels",
+    "split_alpha",
+    "write_atomic",
+]

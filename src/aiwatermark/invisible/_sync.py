@@ -1,0 +1,273 @@
+"""Synchronisation: recover the tile lattice (scale, rotation, aspect, flip) and its offset.
+
+1. The autocorrelation of the whitened image peaks on the lattice spanned by the two tile
+   period vectors, whatever resize, rotation or aspect change the image went through.
+   :func:`lattices` finds those peaks and fits the best-scoring basis.
+2. :func:`fold` averages the image modulo that lattice into one T×T tile (every crop still
+   holds whole periods, so cropping costs only averaging gain).
+3. A square lattice cannot tell its 8 orientations apart (90° turns and mirror images), so
+   :func:`align` tries all 8 against the keyed sync template and finds the cyclic offset
+   from the correlation peak.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._pattern import TILE, Pattern
+from ._transform import box_mean
+
+MIN_LAG = 20
+MIN_PERIOD = 40.0
+MAX_PERIOD = 2.6 * TILE
+PENALTY = 2.5
+"""Subtracted per lattice point: above the ~2.0 a 5×5 maximum of pure noise reaches."""
+# Every signed permutation of (row, col): the symmetries of a square lattice.
+DIHEDRAL = tuple(
+    np.array(m, dtype=np.int64)
+    for m in (
+        [[1, 0], [0, 1]],
+        [[-1, 0], [0, 1]],
+        [[1, 0], [0, -1]],
+        [[-1, 0], [0, -1]],
+        [[0, 1], [1, 0]],
+        [[0, -1], [1, 0]],
+        [[0, 1], [-1, 0]],
+        [[0, -1], [-1, 0]],
+    )
+)
+
+
+def _lag_window(acf: np.ndarray, max_lag: int) -> np.ndarray:
+    lags = np.arange(-max_lag, max_lag + 1)
+    return acf[np.ix_(lags % acf.shape[0], lags % acf.shape[1])]
+
+
+def _zmap(acf: np.ndarray, max_lag: int) -> np.ndarray:
+    """Robust z-scores of the autocorrelation over the lag window [-L, L]²."""
+    window = _lag_window(acf, max_lag)
+    lags = np.arange(-max_lag, max_lag + 1)
+    radius = np.hypot(lags[None, :], lags[:, None])
+    values = window[(radius >= MIN_LAG) & (radius <= max_lag)]
+    median = float(np.median(values))
+    spread = float(np.median(np.abs(values - median))) * 1.4826 + 1e-12
+    return ((window - median) / spread).astype(np.float32)
+
+
+def _max_filter(z: np.ndarray, radius: int) -> np.ndarray:
+    out = z
+    for axis in (0, 1):
+        padded = np.pad(out, [(radius, radius) if a == axis else (0, 0) for a in (0, 1)],
+                        mode="constant", constant_values=-np.inf)
+        n = out.shape[axis]
+        out = np.max(
+            [np.take(padded, np.arange(k, k + n), axis=axis) for k in range(2 * radius + 1)],
+            axis=0,
+        )
+    return out
+
+
+def lattices(acfs: list[np.ndarray], max_lag: int, count: int = 4) -> list[np.ndarray]:
+    """Candidate lattice bases (2×2, columns = period vectors as (x, y) pixels), best first.
+
+    A template search: every rotation and scale of a square lattice (and every rectangle,
+    for aspect changes) is scored by summing the autocorrelation's z-scores at its lattice
+    points — many weak peaks add up where no single one would stand out. Denser false
+    lattices pay for their empty points, sparser ones miss the ones in between.
+    """
+    z = sum(_zmap(acf, max_lag) for acf in acfs) / np.sqrt(len(acfs))
+    # Only sharp peaks count: broad bumps of the photo's own autocorrelation near the origin
+    # would otherwise reward dense lattices that pile points onto them.
+    sharp = z - box_mean(z, 6)
+    tolerant = np.clip(_max_filter(sharp, 2), -3.0, 8.0)
+    a, b = np.meshgrid(np.arange(-7, 8), np.arange(0, 8))
+    keep = (b > 0) | (a > 0)
+    a, b = a[keep].astype(np.float64), b[keep].astype(np.float64)
+    reach = max_lag - 3
+
+    def scores(v1x: np.ndarray, v1y: np.ndarray, v2x: np.ndarray, v2y: np.ndarray) -> np.ndarray:
+        px = a[None, :] * v1x[:, None] + b[None, :] * v2x[:, None]
+        py = a[None, :] * v1y[:, None] + b[None, :] * v2y[:, None]
+        r = np.hypot(px, py)
+        inside = (r >= MIN_LAG) & (r <= reach)
+        ix = np.clip(np.rint(px).astype(np.int64) + max_lag, 0, 2 * max_lag)
+        iy = np.clip(np.rint(py).astype(np.int64) + max_lag, 0, 2 * max_lag)
+        gain = np.where(inside, tolerant[iy, ix] - PENALTY, 0.0)
+        return np.asarray(gain.sum(axis=1))
+
+    top = min(reach / 1.2, MAX_PERIOD)
+    periods = np.geomspace(MIN_PERIOD, top, 90)
+    angles = np.radians(np.arange(0.0, 90.0, 1.5))
+    p, t = (m.ravel() for m in np.meshgrid(periods, angles))
+    square = scores(p * np.cos(t), p * np.sin(t), -p * np.sin(t), p * np.cos(t))
+    # Refine the best coarse cells on a finer grid (rotation ±1°, scale ±2%).
+    best = np.argsort(square)[::-1][:12]
+    dp, dt = np.meshgrid(np.linspace(0.98, 1.02, 9), np.radians(np.linspace(-1.0, 1.0, 9)))
+    p = (p[best][:, None] * dp.ravel()[None, :]).ravel()
+    t = (t[best][:, None] + dt.ravel()[None, :]).ravel()
+    square = scores(p * np.cos(t), p * np.sin(t), -p * np.sin(t), p * np.cos(t))
+    px_, py_ = (m.ravel() for m in np.meshgrid(periods, periods))
+    zero = np.zeros_like(px_)
+    rect = scores(px_, zero, zero, py_)
+    bases = [
+        np.array([[pp * np.cos(tt), -pp * np.sin(tt)], [pp * np.sin(tt), pp * np.cos(tt)]])
+        for pp, tt in zip(p, t)
+    ]
+    bases += [np.array([[x, 0.0], [0.0, y]]) for x, y in zip(px_, py_)]
+    all_scores = np.concatenate([square, rect])
+    chosen: list[np.ndarray] = []
+    for index in np.argsort(all_scores)[::-1]:
+        if all_scores[index] <= 0 or len(chosen) >= count:
+            break
+        basis = bases[index]
+        if any(_same_lattice(basis, other) for other in chosen):
+            continue
+        chosen.append(basis)
+    return [_refine(z, basis, max_lag) for basis in chosen]
+
+
+def _same_lattice(a: np.ndarray, b: np.ndarray) -> bool:
+    """True when the two bases span (nearly) the same lattice."""
+    coords = np.linalg.solve(b, a)
+    return bool(np.allclose(coords, np.rint(coords), atol=0.08)) and abs(
+        abs(np.linalg.det(a)) / abs(np.linalg.det(b)) - 1
+    ) < 0.08
+
+
+def _refine(z: np.ndarray, basis: np.ndarray, max_lag: int) -> np.ndarray:
+    """Least-squares fit of the basis to sub-pixel peak positions of its lattice points."""
+    coeffs, targets, weights = [], [], []
+    for a in range(-4, 5):
+        for b in range(-4, 5):
+            point = a * basis[:, 0] + b * basis[:, 1]
+            x, y = int(round(point[0])), int(round(point[1]))
+            r = np.hypot(x, y)
+            if r < MIN_LAG or r > max_lag - 3 or not (y > 0 or (y == 0 and x > 0)):
+                continue
+            patch = z[y + max_lag - 2 : y + max_lag + 3, x + max_lag - 2 : x + max_lag + 3]
+            iy, ix = np.unravel_index(int(np.argmax(patch)), patch.shape)
+            peak = patch[iy, ix]
+            if peak < 3.0 or iy in (0, 4) or ix in (0, 4):
+                continue
+            dx = _parabola(patch[iy, ix - 1], peak, patch[iy, ix + 1])
+            dy = _parabola(patch[iy - 1, ix], peak, patch[iy + 1, ix])
+            coeffs.append((a, b))
+            targets.append((x + ix - 2 + dx, y + iy - 2 + dy))
+            weights.append(min(float(peak), 12.0))
+    if len(coeffs) < 3:
+        return basis
+    c = np.array(coeffs, dtype=float)
+    if np.linalg.matrix_rank(c) < 2:
+        return basis
+    w = np.sqrt(np.array(weights))[:, None]
+    solution, *_ = np.linalg.lstsq(c * w, np.array(targets) * w, rcond=None)
+    return np.asarray(solution.T)
+
+
+def _parabola(left: float, centre: float, right: float) -> float:
+    denom = left - 2 * centre + right
+    if denom >= 0:
+        return 0.0
+    return float(np.clip(0.5 * (left - right) / denom, -0.5, 0.5))
+
+
+def fold(residuals: list[np.ndarray], basis: np.ndarray) -> np.ndarray:
+    """Average each plane modulo the lattice into a T×T tile (bilinear splatting): C×T×T."""
+    h, w = residuals[0].shape
+    if np.array_equal(basis, np.eye(2) * TILE):
+        return _fold_aligned(residuals)
+    inverse = (np.linalg.inv(basis) * TILE).astype(np.float32)
+    xs = np.arange(w, dtype=np.float32)
+    ys = np.arange(h, dtype=np.float32)[:, None]
+    u = (inverse[0, 0] * xs + inverse[0, 1] * ys) % TILE
+    v = (inverse[1, 0] * xs + inverse[1, 1] * ys) % TILE
+    u0 = u.astype(np.int64)
+    v0 = v.astype(np.int64)
+    fu = (u - u0).ravel()
+    fv = (v - v0).ravel()
+    base = (v0 * TILE + u0).ravel()
+    right = np.where(u0.ravel() == TILE - 1, 1 - TILE, 1)
+    down = np.where(v0.ravel() == TILE - 1, TILE - TILE * TILE, TILE)
+    index = np.concatenate([base, base + right, base + down, base + right + down])
+    weight = np.concatenate([(1 - fu) * (1 - fv), fu * (1 - fv), (1 - fu) * fv, fu * fv])
+    size = TILE * TILE
+    weights = np.bincount(index, weights=weight, minlength=size)
+    tiles = np.empty((len(residuals), size))
+    for c, residual in enumerate(residuals):
+        values = np.tile(residual.ravel(), 4) * weight
+        tiles[c] = np.bincount(index, weights=values, minlength=size)
+    tiles /= np.maximum(weights, 1e-9)
+    tiles[:, weights < 1e-9] = 0.0
+    return tiles.reshape(len(residuals), TILE, TILE)
+
+
+def _fold_aligned(residuals: list[np.ndarray]) -> np.ndarray:
+    """The common no-geometry case: whole-pixel periods, so folding is a reshape and a sum."""
+    h, w = residuals[0].shape
+    rows, cols = -(-h // TILE) * TILE, -(-w // TILE) * TILE
+    counts = np.zeros((rows, cols), dtype=np.float32)
+    counts[:h, :w] = 1
+    counts_t = counts.reshape(rows // TILE, TILE, cols // TILE, TILE).sum(axis=(0, 2))
+    out = np.empty((len(residuals), TILE, TILE))
+    for c, residual in enumerate(residuals):
+        padded = np.zeros((rows, cols), dtype=np.float32)
+        padded[:h, :w] = residual
+        out[c] = padded.reshape(rows // TILE, TILE, cols // TILE, TILE).sum(axis=(0, 2))
+    return out / np.maximum(counts_t, 1)
+
+
+@dataclass(frozen=True)
+class Alignment:
+    dihedral: int  # index into DIHEDRAL
+    offset: tuple[float, float]  # (row, col) cyclic shift in tile pixels
+    sync_z: float  # correlation peak in standard deviations
+    values: np.ndarray  # per pattern bin: folded spectrum · conj(keyed phase), channels combined
+
+
+def _surface(q: np.ndarray, pat: Pattern) -> np.ndarray:
+    sy, sx = pat.ky[pat.is_sync], pat.kx[pat.is_sync]
+    z = np.zeros((TILE, TILE), dtype=np.complex128)
+    products = q[pat.is_sync] * np.conj(pat.phase[pat.is_sync])
+    z[sy, sx] = products
+    z[(-sy) % TILE, (-sx) % TILE] = np.conj(products)
+    return np.fft.fft2(z).real
+
+
+def align(folded: np.ndarray, pat: Pattern, keep: int = 2) -> list[Alignment]:
+    """Best orientations of the folded planes against the sync template, strongest first.
+
+    Planes are weighted by how clearly each shows the template, and their bin values are
+    combined by maximal-ratio combining (signal over noise variance, both measured on the
+    sync bins), so a plane an attack wiped out (chroma after JPEG) adds almost no noise.
+    """
+    spectra = np.fft.fft2(folded)
+    bins = np.stack([pat.ky, pat.kx])
+    phase = np.conj(pat.phase)
+    results = []
+    for index, d in enumerate(DIHEDRAL):
+        source = (d.T @ bins) % TILE
+        qs = spectra[:, source[0], source[1]]
+        surfaces = [_surface(q, pat) for q in qs]
+        combined = np.zeros((TILE, TILE))
+        for surface in surfaces:
+            normed = (surface - surface.mean()) / (surface.std() + 1e-12)
+            combined += max(float(normed.max()) - 4.0, 0.05) * normed
+        peak = np.unravel_index(int(np.argmax(combined)), combined.shape)
+        py, px = int(peak[0]), int(peak[1])
+        dy = _parabola(combined[(py - 1) % TILE, px], combined[py, px], combined[(py + 1) % TILE, px])
+        dx = _parabola(combined[py, (px - 1) % TILE], combined[py, px], combined[py, (px + 1) % TILE])
+        cy, cx = py + dy, px + dx
+        sync_z = float((combined[py, px] - combined.mean()) / (combined.std() + 1e-12))
+        shift = np.exp(-2j * np.pi * (pat.ky * cy + pat.kx * cx) / TILE)
+        values = np.zeros(pat.ky.size)
+        for q in qs:
+            v = q * shift * phase
+            signal = float(np.mean(v.real[pat.is_sync]))
+            noise = float(np.mean(v.imag[pat.is_sync] ** 2)) + 1e-12
+            if signal > 0:
+                values += (signal / noise) * v.real
+        results.append(Alignment(index, (cy, cx), sync_z, values))
+    results.sort(key=lambda a: a.sync_z, reverse=True)
+    return results[:keep]

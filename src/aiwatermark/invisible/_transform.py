@@ -1,0 +1,172 @@
+"""Signal transforms: luma, the working resolution, box filters and the whitened spectrum.
+
+The watermark lives at a *working resolution* whose short side is at most ``WORK_SIZE``
+pixels: large images carry a proportionally larger pattern, so downscaling, blur and JPEG
+(all of which remove fine detail) leave it intact, and embedding an 8K image costs about
+the same as a 512-pixel one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+WORK_SIZE = 512
+
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+# Orthogonal both to luma (the eye's brightness) and to grey (R = G = B): the pattern's chroma
+# part neither shows up in luma nor adds to the luma part's squared error.
+_ORTHOGONAL = np.cross(np.ones(3), np.array([0.299, 0.587, 0.114]))
+CHROMA_DIRECTION = (_ORTHOGONAL / np.sqrt(np.mean(_ORTHOGONAL**2))).astype(np.float32)
+"""RGB change with unit RMS per channel that leaves luma and the grey level unchanged."""
+_CHROMA = (CHROMA_DIRECTION / np.sum(CHROMA_DIRECTION**2)).astype(np.float32)
+
+
+def luma(pixels: np.ndarray) -> np.ndarray:
+    """Rec. 601 luma (float32) of an H×W or H×W×3 uint8 array."""
+    if pixels.ndim == 2:
+        return pixels.astype(np.float32)
+    return pixels[..., :3].astype(np.float32) @ _LUMA
+
+
+def is_colour(pixels: np.ndarray) -> bool:
+    """True unless the image is grey (one channel, or R = G = B within JPEG noise)."""
+    if pixels.ndim == 2:
+        return False
+    sample = pixels[:: max(1, pixels.shape[0] // 128), :: max(1, pixels.shape[1] // 128)]
+    spread = sample.max(axis=2).astype(np.int16) - sample.min(axis=2)
+    return bool(np.mean(spread) > 3.0)
+
+
+def planes(pixels: np.ndarray) -> list[np.ndarray]:
+    """The planes the watermark lives in: luma, plus Cb chroma for colour images.
+
+    Chroma carries a share of the energy because photos have far less chroma detail than
+    luma detail, so the same distortion is many times easier to detect there — which is
+    what survives heavy crops. JPEG discards most of it, so luma carries the rest.
+    """
+    if not is_colour(pixels):
+        return [luma(pixels)]
+    rgb = pixels[..., :3].astype(np.float32)
+    return [rgb @ _LUMA, rgb @ _CHROMA]
+
+
+def normalise(residual: np.ndarray, radius: int = 8) -> np.ndarray:
+    """Divide by the local RMS so busy regions do not drown the quiet ones."""
+    energy = box_mean(residual**2, radius)
+    return residual / np.sqrt(energy + 1e-3 * float(np.mean(energy)) + 1e-12)
+
+
+def working_scale(height: int, width: int) -> float:
+    return min(1.0, WORK_SIZE / min(height, width))
+
+
+def resize(plane: np.ndarray, height: int, width: int, *, smooth: bool = True) -> np.ndarray:
+    """Resample a float plane with Pillow (antialiased when shrinking)."""
+    if plane.shape == (height, width):
+        return plane
+    method = Image.Resampling.BILINEAR if smooth else Image.Resampling.BICUBIC
+    image = Image.fromarray(np.ascontiguousarray(plane, dtype=np.float32), "F")
+    return np.asarray(image.resize((width, height), method), dtype=np.float32)
+
+
+def box_mean(plane: np.ndarray, radius: int) -> np.ndarray:
+    """Mean over a (2r+1)² window with edge replication, via cumulative sums."""
+    if radius <= 0:
+        return plane
+    size = 2 * radius + 1
+    padded = np.pad(plane, radius, mode="edge").astype(np.float64)
+    c = np.cumsum(padded, axis=0)
+    c = np.concatenate([np.zeros((1, c.shape[1])), c], axis=0)
+    rows = c[size:] - c[:-size]
+    c = np.cumsum(rows, axis=1)
+    c = np.concatenate([np.zeros((c.shape[0], 1)), c], axis=1)
+    out = (c[:, size:] - c[:, :-size]) / (size * size)
+    return out.astype(np.float32)
+
+
+def _fast_length(n: int) -> int:
+    """Smallest 2^a·3^b·5^c >= n (quick FFT sizes)."""
+    best = 1 << (n - 1).bit_length()
+    p5 = 1
+    while p5 < 2 * n:
+        p35 = p5
+        while p35 < 2 * n:
+            p = p35
+            while p < n:
+                p *= 2
+            best = min(best, p)
+            p35 *= 3
+        p5 *= 5
+    return best
+
+
+def _tukey(n: int, alpha: float = 0.2) -> np.ndarray:
+    w = np.ones(n, dtype=np.float32)
+    edge = max(1, int(alpha * n / 2))
+    ramp = 0.5 * (1 - np.cos(np.pi * np.arange(edge) / edge))
+    w[:edge] = ramp
+    w[n - edge :] = ramp[::-1]
+    return w
+
+
+def _smooth_axis(a: np.ndarray, radius: int, axis: int, wrap: bool) -> np.ndarray:
+    size = 2 * radius + 1
+    pad = [(0, 0), (0, 0)]
+    pad[axis] = (radius, radius)
+    padded = np.pad(a, pad, mode="wrap" if wrap else "reflect")
+    c = np.cumsum(padded, axis=axis, dtype=np.float64)
+    zero_shape = list(c.shape)
+    zero_shape[axis] = 1
+    c = np.concatenate([np.zeros(zero_shape), c], axis=axis)
+    hi = np.take(c, np.arange(size, c.shape[axis]), axis=axis)
+    lo = np.take(c, np.arange(0, c.shape[axis] - size), axis=axis)
+    return ((hi - lo) / size).astype(np.float32)
+
+
+class Spectrum:
+    """Whitened spectrum of a luma plane, zero-padded so its autocorrelation is linear.
+
+    Whitening divides by a smooth envelope of the power spectrum: the photo's own 1/f
+    spectrum flattens out, while the watermark's periodic tile — a lattice of sharp spectral
+    lines — stands out. JPEG's 8-pixel block grid is notched out so it cannot pose as a tile.
+    """
+
+    def __init__(self, plane: np.ndarray, max_lag: int, block_period: float | None) -> None:
+        h, w = plane.shape
+        self.shape = (h, w)
+        self.max_lag = max_lag
+        centred = plane - plane.mean()
+        window = np.outer(_tukey(h), _tukey(w))
+        self.window = window
+        self.size = (_fast_length(h + max_lag), _fast_length(w + max_lag))
+        spectrum = np.fft.rfft2(centred * window, s=self.size)
+        power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
+        envelope = power
+        for _ in range(2):  # two box passes ≈ a smooth bump of ~±0.03 cycles/pixel
+            envelope = _smooth_axis(envelope, max(2, self.size[0] // 64), 0, wrap=True)
+            envelope = _smooth_axis(envelope, max(2, self.size[1] // 64), 1, wrap=False)
+        fy = np.abs(np.fft.fftfreq(self.size[0]))[:, None]
+        fx = np.fft.rfftfreq(self.size[1])[None, :]
+        radius = np.hypot(fx, fy)
+        keep = (radius > 0.008) & (radius < 0.45)
+        if block_period:
+            for harmonic in np.arange(1, int(block_period)) / block_period:
+                if harmonic >= 0.5:
+                    break
+                keep &= np.abs(fx - harmonic) > 1.5 / self.size[1]
+                keep &= np.abs(fy - harmonic) > 1.5 / self.size[0]
+        self.white = np.where(keep, spectrum / np.sqrt(envelope + 1e-3), 0)
+
+    def residual(self) -> np.ndarray:
+        """The whitened, windowed image (what the tile is folded from)."""
+        full = np.fft.irfft2(self.white, s=self.size)
+        return full[: self.shape[0], : self.shape[1]].astype(np.float32)
+
+    def autocorrelation(self) -> np.ndarray:
+        """Normalised linear autocorrelation, lag (0, 0) at index [0, 0] (circular indexing)."""
+        power = self.white.real**2 + self.white.imag**2
+        acf = np.fft.irfft2(power, s=self.size)
+        overlap = np.fft.irfft2(np.abs(np.fft.rfft2(self.window, s=self.size)) ** 2, s=self.size)
+        acf = acf / np.maximum(overlap, 0.05 * overlap[0, 0])
+        return (acf / acf[0, 0]).astype(np.float32)

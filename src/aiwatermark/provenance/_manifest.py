@@ -1,0 +1,84 @@
+"""The manifest definition we hand to c2pa's Builder (see docs/provenance.md, field by field)."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from typing import Any
+
+from ._likeness import LIKENESS_LABEL, Likeness
+
+TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
+"""IPTC digital source type of media made by a trained model (generative AI)."""
+
+COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA = (
+    "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia"
+)
+"""IPTC digital source type of a capture edited or extended by a trained model."""
+
+AI_SOURCE_TYPES = frozenset({TRAINED_ALGORITHMIC_MEDIA, COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA})
+
+SOFT_BINDING_ALG = "io.github.aiwatermark.tiled-ss.1"
+"""``alg`` of our ``c2pa.soft-binding`` assertion: aiwatermark's invisible watermark, v1.
+
+Reverse-domain style, as C2PA asks of algorithms not (yet) in its soft-binding algorithm
+list; the ``value`` is the base64 of the 8-byte watermark payload.
+"""
+
+WATERMARK_ACTION = "c2pa.watermarked.bound"
+"""C2PA 2.2+ action: an invisible watermark bound to this manifest by a soft binding."""
+
+PARENT_LABEL = "parent"
+
+
+def build(
+    *,
+    title: str,
+    claim_generator: tuple[str, str],
+    generator: str | None,
+    generator_version: str | None,
+    soft_binding: bytes | None,
+    likeness: Likeness | None,
+    has_parent: bool,
+    when: dt.datetime,
+) -> dict[str, Any]:
+    """The manifest definition JSON for c2pa's Builder."""
+    when_text = when.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    ai_action: dict[str, Any] = {"when": when_text}
+    if generator:
+        agent = {"name": generator}
+        if generator_version:
+            agent["version"] = generator_version
+        ai_action["softwareAgent"] = agent
+    if has_parent:
+        actions: list[dict[str, Any]] = [
+            {"action": "c2pa.opened", "parameters": {"ingredientIds": [PARENT_LABEL]}},
+            {
+                "action": "c2pa.edited",
+                "digitalSourceType": COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA,
+                **ai_action,
+            },
+        ]
+    else:
+        actions = [
+            {"action": "c2pa.created", "digitalSourceType": TRAINED_ALGORITHMIC_MEDIA, **ai_action}
+        ]
+    assertions: list[dict[str, Any]] = []
+    if soft_binding is not None:
+        actions.append({"action": WATERMARK_ACTION, "when": when_text})
+        value = base64.b64encode(soft_binding).decode("ascii")
+        assertions.append(
+            {
+                "label": "c2pa.soft-binding",
+                "data": {"alg": SOFT_BINDING_ALG, "blocks": [{"scope": {}, "value": value}]},
+            }
+        )
+    assertions.insert(0, {"label": "c2pa.actions.v2", "data": {"actions": actions}})
+    if likeness is not None:
+        assertions.append({"label": LIKENESS_LABEL, "data": likeness.to_dict()})
+    name, version = claim_generator
+    return {
+        "claim_generator_info": [{"name": name, "version": version}],
+        "title": title,
+        "assertions": assertions,
+    }

@@ -4,9 +4,13 @@ Layers (each its own module): :mod:`aiwatermark.visible` (a legible label),
 :mod:`aiwatermark.invisible` (a keyed, robust watermark), :mod:`aiwatermark.metadata`
 (IPTC/EXIF/PNG disclosure), :mod:`aiwatermark.provenance` (signed C2PA Content Credentials).
 
+:func:`mark` applies all of them in one call and :func:`verify` reads them all back.
+
 Example:
-    >>> import aiwatermark
-    >>> isinstance(aiwatermark.__version__, str)
+    >>> import aiwatermark, tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "marked.jpg"
+    >>> result = aiwatermark.mark("fixtures/astronaut.jpg", out, generator="Example Diffusion")
+    >>> aiwatermark.verify(out).ai_generated
     True
 """
 
@@ -15,6 +19,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from . import imageio
+from ._pipeline import MarkResult, mark, verify
 from .errors import (
     AiWatermarkError,
     CorruptImageError,
@@ -29,6 +34,7 @@ from .errors import (
     StoreError,
     UnsupportedImageError,
 )
+from .report import VerificationReport
 
 try:
     __version__ = version("aiwatermark")
@@ -41,6 +47,7 @@ __all__ = [
     "ImageTooLargeError",
     "ImageTooSmallError",
     "KeyFileError",
+    "MarkResult",
     "MetadataError",
     "OutputExistsError",
     "PayloadError",
@@ -48,6 +55,9 @@ __all__ = [
     "SigningError",
     "StoreError",
     "UnsupportedImageError",
+    "VerificationReport",
     "__version__",
     "imageio",
+    "mark",
+    "verify",
 ]

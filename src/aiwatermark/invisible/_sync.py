@@ -173,34 +173,34 @@ def _parabola(left: float, centre: float, right: float) -> float:
     return float(np.clip(0.5 * (left - right) / denom, -0.5, 0.5))
 
 
-def fold(residuals: list[np.ndarray], basis: np.ndarray) -> np.ndarray:
-    """Average each plane modulo the lattice into a T×T tile (bilinear splatting): C×T×T."""
+def fold(residuals: list[np.ndarray], basis: np.ndarray, size: int = TILE) -> np.ndarray:
+    """Average each plane modulo the lattice into a size×size tile (bilinear splatting)."""
     h, w = residuals[0].shape
-    if np.array_equal(basis, np.eye(2) * TILE):
+    if size == TILE and np.array_equal(basis, np.eye(2) * TILE):
         return _fold_aligned(residuals)
-    inverse = (np.linalg.inv(basis) * TILE).astype(np.float32)
+    inverse = (np.linalg.inv(basis) * size).astype(np.float32)
     xs = np.arange(w, dtype=np.float32)
     ys = np.arange(h, dtype=np.float32)[:, None]
-    u = (inverse[0, 0] * xs + inverse[0, 1] * ys) % TILE
-    v = (inverse[1, 0] * xs + inverse[1, 1] * ys) % TILE
-    u0 = u.astype(np.int64)
-    v0 = v.astype(np.int64)
+    u = (inverse[0, 0] * xs + inverse[0, 1] * ys) % size
+    v = (inverse[1, 0] * xs + inverse[1, 1] * ys) % size
+    u0 = np.minimum(u.astype(np.int64), size - 1)
+    v0 = np.minimum(v.astype(np.int64), size - 1)
     fu = (u - u0).ravel()
     fv = (v - v0).ravel()
-    base = (v0 * TILE + u0).ravel()
-    right = np.where(u0.ravel() == TILE - 1, 1 - TILE, 1)
-    down = np.where(v0.ravel() == TILE - 1, TILE - TILE * TILE, TILE)
+    base = (v0 * size + u0).ravel()
+    right = np.where(u0.ravel() == size - 1, 1 - size, 1)
+    down = np.where(v0.ravel() == size - 1, size - size * size, size)
     index = np.concatenate([base, base + right, base + down, base + right + down])
     weight = np.concatenate([(1 - fu) * (1 - fv), fu * (1 - fv), (1 - fu) * fv, fu * fv])
-    size = TILE * TILE
-    weights = np.bincount(index, weights=weight, minlength=size)
-    tiles = np.empty((len(residuals), size))
+    cells = size * size
+    weights = np.bincount(index, weights=weight, minlength=cells)
+    tiles = np.empty((len(residuals), cells))
     for c, residual in enumerate(residuals):
         values = np.tile(residual.ravel(), 4) * weight
-        tiles[c] = np.bincount(index, weights=values, minlength=size)
+        tiles[c] = np.bincount(index, weights=values, minlength=cells)
     tiles /= np.maximum(weights, 1e-9)
     tiles[:, weights < 1e-9] = 0.0
-    return tiles.reshape(len(residuals), TILE, TILE)
+    return tiles.reshape(len(residuals), size, size)
 
 
 def _fold_aligned(residuals: list[np.ndarray]) -> np.ndarray:
@@ -235,6 +235,62 @@ def _surface(q: np.ndarray, pat: Pattern) -> np.ndarray:
     return np.fft.fft2(z).real
 
 
+def _sync_offset(folded: np.ndarray, pat: Pattern, dihedral: int) -> tuple[float, float, float]:
+    """(row, col, peak z) of the sync template in planes folded under a known orientation."""
+    spectra = np.fft.fft2(folded)
+    source = (DIHEDRAL[dihedral].T @ np.stack([pat.ky, pat.kx])) % TILE
+    combined = np.zeros((TILE, TILE))
+    for spectrum in spectra:
+        surface = _surface(spectrum[source[0], source[1]], pat)
+        normed = (surface - surface.mean()) / (surface.std() + 1e-12)
+        combined += max(float(normed.max()) - 4.5, 0.05) * normed
+    py, px = np.unravel_index(int(np.argmax(combined)), combined.shape)
+    dy = _parabola(combined[(py - 1) % TILE, px], combined[py, px], combined[(py + 1) % TILE, px])
+    dx = _parabola(combined[py, (px - 1) % TILE], combined[py, px], combined[py, (px + 1) % TILE])
+    z = float((combined[py, px] - combined.mean()) / (combined.std() + 1e-12))
+    return py + dy, px + dx, z
+
+
+def refine(
+    residuals: list[np.ndarray], basis: np.ndarray, alignment: Alignment, pat: Pattern
+) -> np.ndarray:
+    """Correct a slightly wrong basis by locating the sync template in each image quadrant.
+
+    A basis that is off by a fraction of a percent keeps the low frequencies coherent (so
+    the template is found) but smears the high ones that carry most bits. The offset
+    measured per quadrant drifts linearly with position by exactly that error; a
+    least-squares fit of the drift gives the correction.
+    """
+    h, w = residuals[0].shape
+    d = DIHEDRAL[alignment.dihedral]
+    centres, drifts = [], []
+    for rows in (slice(0, h // 2), slice(h // 2, h)):
+        for cols in (slice(0, w // 2), slice(w // 2, w)):
+            # Folding a quadrant in place: shift the origin back by its corner.
+            corner = np.array([cols.start, rows.start], dtype=float)
+            inverse = np.linalg.inv(basis) * TILE
+            shift = inverse @ corner  # (u, v) tile coordinates of the quadrant corner
+            folded = fold([r[rows, cols] for r in residuals], basis)
+            cy, cx, z = _sync_offset(folded, pat, alignment.dihedral)
+            if z < 5.0:
+                continue
+            # Offset in fold coordinates (row, col) relative to the whole-image fold.
+            local = np.array([cy, cx]) - np.array(alignment.offset)
+            local = d.T @ local  # back to fold (row, col) axes
+            local = local - np.array([shift[1], shift[0]])
+            local = (local + TILE / 2) % TILE - TILE / 2
+            centres.append((cols.start + (cols.stop - cols.start) / 2, rows.start + (rows.stop - rows.start) / 2))
+            drifts.append(local)
+    if len(centres) < 3:
+        return basis
+    x = np.column_stack([np.array(centres), np.ones(len(centres))])
+    solution, *_ = np.linalg.lstsq(x, np.array(drifts), rcond=None)
+    jacobian = solution[:2].T  # d(row, col) / d(x, y)
+    correction = jacobian[::-1]  # rows become (u: col, v: row)
+    inverse = np.linalg.inv(basis) * TILE + correction
+    return np.asarray(np.linalg.inv(inverse) * TILE)
+
+
 def align(folded: np.ndarray, pat: Pattern, keep: int = 2) -> list[Alignment]:
     """Best orientations of the folded planes against the sync template, strongest first.
 
@@ -253,7 +309,7 @@ def align(folded: np.ndarray, pat: Pattern, keep: int = 2) -> list[Alignment]:
         combined = np.zeros((TILE, TILE))
         for surface in surfaces:
             normed = (surface - surface.mean()) / (surface.std() + 1e-12)
-            combined += max(float(normed.max()) - 4.0, 0.05) * normed
+            combined += max(float(normed.max()) - 4.5, 0.05) * normed
         peak = np.unravel_index(int(np.argmax(combined)), combined.shape)
         py, px = int(peak[0]), int(peak[1])
         dy = _parabola(combined[(py - 1) % TILE, px], combined[py, px], combined[(py + 1) % TILE, px])
@@ -271,3 +327,76 @@ def align(folded: np.ndarray, pat: Pattern, keep: int = 2) -> list[Alignment]:
         results.append(Alignment(index, (cy, cx), sync_z, values))
     results.sort(key=lambda a: a.sync_z, reverse=True)
     return results[:keep]
+
+
+
+OVERSAMPLE = 4
+
+
+def scale_search(residual: np.ndarray, pat: Pattern, count: int = 3) -> list[np.ndarray]:
+    """Axis-aligned lattices found by trying every scale coherently (the fallback).
+
+    When the autocorrelation shows nothing — typically luma alone after a resize *and* a
+    JPEG — the tile is still there, just too weak for a second-order statistic. Folding
+    with period P and reading tile bin k is the same as reading the image spectrum at
+    frequency k / P, so one 4× zero-padded FFT lets every candidate period (and its mirror
+    image) be tested against the sync template for the price of a 128² FFT.
+    """
+    h, w = residual.shape
+    size = (_fast(OVERSAMPLE * h), _fast(OVERSAMPLE * w))
+    spectrum = np.fft.fft2(residual, s=size)
+    ky = np.where(pat.ky > TILE // 2, pat.ky - TILE, pat.ky)[pat.is_sync]
+    kx = np.where(pat.kx > TILE // 2, pat.kx - TILE, pat.kx)[pat.is_sync]
+    phase = np.conj(pat.phase[pat.is_sync])
+    rows, cols = pat.ky[pat.is_sync], pat.kx[pat.is_sync]
+    # Reading the spectrum of an image whose origin is its centre keeps the phase smooth
+    # between bins, so the nearest bin is a good enough sample.
+    centre = np.array([h / 2, w / 2])
+
+    def peak(period: float, mirror: bool, use: np.ndarray) -> float:
+        fy, fx = ky[use] / period, (-kx[use] if mirror else kx[use]) / period
+        iy = np.rint(fy * size[0]).astype(np.int64) % size[0]
+        ix = np.rint(fx * size[1]).astype(np.int64) % size[1]
+        values = spectrum[iy, ix] * np.exp(2j * np.pi * (fy * centre[0] + fx * centre[1]))
+        z = np.zeros((TILE, TILE), dtype=np.complex128)
+        z[rows[use], cols[use]] = values * phase[use]
+        surface = np.fft.fft2(z).real
+        return float((surface.max() - surface.mean()) / (surface.std() + 1e-12))
+
+    top = min(MAX_PERIOD, min(h, w) / 1.2)
+    if top <= MIN_PERIOD:
+        return []
+    low = np.hypot(ky, kx) <= 16
+    everything = np.ones_like(low)
+    coarse = [
+        (max(peak(p, False, low), peak(p, True, low)), p)
+        for p in np.geomspace(MIN_PERIOD, top, int(np.log(top / MIN_PERIOD) / 0.008) + 1)
+    ]
+    coarse.sort(reverse=True)
+    fine = []
+    for _, period in coarse[: 2 * count]:
+        for p in period * np.linspace(0.99, 1.01, 11):
+            fine.append((max(peak(p, False, everything), peak(p, True, everything)), p))
+    fine.sort(reverse=True)
+    chosen: list[float] = []
+    for _, period in fine:
+        if all(abs(period / other - 1) > 0.02 for other in chosen):
+            chosen.append(period)
+        if len(chosen) == count:
+            break
+    return [np.eye(2) * period for period in chosen]
+
+
+def _fast(n: int) -> int:
+    while max(_largest_factor(n), 1) > 5:
+        n += 1
+    return n
+
+
+def _largest_factor(n: int) -> int:
+    largest = 1
+    for p in (2, 3, 5):
+        while n % p == 0:
+            n //= p
+            largest = p
+    return n if n > 1 else largest

@@ -32,6 +32,9 @@ REHEARSAL_QUALITY = 40
 whichever is worse, so bits that JPEG would flip get the energy to survive it."""
 
 LATTICE_CANDIDATES = 4
+SCALE_CANDIDATES = 3
+REFINE_Z = 6.0
+"""Sync peaks above this (noise reaches ~5) are worth refining the lattice around."""
 ORIENTATIONS_TRIED = 2
 
 
@@ -198,35 +201,45 @@ def detect(image: imageio.ImageSource, key: str | bytes | None = None) -> Detect
     acfs = []
     for plane in _transform.planes(pixels):
         work = _transform.resize(plane, work_h, work_w)
-        spectrum = _transform.Spectrum(work, max_lag, block_period=8.0 * scale)
+        spectrum = _transform.Spectrum(work, max_lag)
         residuals.append(_transform.normalise(spectrum.residual()))
         acfs.append(spectrum.autocorrelation())
-    bases = _sync.lattices(acfs, max_lag, LATTICE_CANDIDATES)
-    identity = np.eye(2) * _pattern.TILE
-    if not any(np.allclose(b, identity, atol=1.5) for b in bases):
-        bases.append(identity)
-    attempts = 0
+    # The untouched geometry first: it is the common case and costs no search.
+    bases = [np.eye(2) * _pattern.TILE, *_sync.lattices(acfs, max_lag, LATTICE_CANDIDATES)]
     best_sync = 0.0
     message = ~pat.is_sync
-    for basis in bases:
-        folded = _sync.fold(residuals, basis)
-        for alignment in _sync.align(folded, pat, ORIENTATIONS_TRIED):
-            best_sync = max(best_sync, alignment.sync_z)
-            values = alignment.values
-            soft = np.bincount(pat.bit_of[message], weights=values[message], minlength=255)
-            soft = soft * (1.0 - 2.0 * pat.scramble)
-            decoded = _codec.decode(soft)
-            attempts += decoded.attempts
-            if decoded.payload is not None:
-                total_attempts = _max_attempts()
-                return Detection(
-                    True,
-                    decoded.payload,
-                    _statistic.false_positive_bound(_codec.T, total_attempts),
-                    decoded.bit_errors,
-                    alignment.sync_z,
-                    *_geometry(basis, alignment, scale),
-                )
+    searched = False
+    while True:
+        for basis in bases:
+            folded = _sync.fold(residuals, basis)
+            for alignment in _sync.align(folded, pat, ORIENTATIONS_TRIED):
+                best_sync = max(best_sync, alignment.sync_z)
+                tries = [(basis, alignment)]
+                if alignment.sync_z > REFINE_Z:
+                    refined = _sync.refine(residuals, basis, alignment, pat)
+                    again = _sync.align(_sync.fold(residuals, refined), pat, len(_sync.DIHEDRAL))
+                    tries[:0] = [(refined, a) for a in again if a.dihedral == alignment.dihedral]
+                for geometry, aligned in tries:
+                    soft = np.bincount(
+                        pat.bit_of[message], weights=aligned.values[message], minlength=255
+                    )
+                    decoded = _codec.decode(soft * (1.0 - 2.0 * pat.scramble))
+                    if decoded.payload is not None:
+                        return Detection(
+                            True,
+                            decoded.payload,
+                            _statistic.false_positive_bound(decoded.bit_errors, _max_attempts()),
+                            decoded.bit_errors,
+                            aligned.sync_z,
+                            *_geometry(geometry, aligned, scale),
+                        )
+        if searched:
+            break
+        searched = True
+        bases = [
+            b for b in _sync.scale_search(residuals[0], pat, SCALE_CANDIDATES)
+            if not any(np.allclose(b, other, rtol=0.01) for other in bases)
+        ]
     return Detection(False, None, 1.0, None, best_sync)
 
 
@@ -243,7 +256,7 @@ def _soft_bits(
 ) -> np.ndarray:
     """Per coded bit, the detector's matched-filter output at a known geometry and offset."""
     residuals = [
-        _transform.normalise(_transform.Spectrum(p, 0, block_period=8.0 * scale).residual())
+        _transform.normalise(_transform.Spectrum(p, 0).residual())
         for p in planes
     ]
     folded = _sync.fold(residuals, basis)[0]
@@ -254,10 +267,14 @@ def _soft_bits(
 
 def _max_attempts() -> int:
     """Decoding attempts in the worst case: the union bound's multiplier."""
-    return (LATTICE_CANDIDATES + 1) * ORIENTATIONS_TRIED * 2**_codec.CHASE_BITS
+    refinements = 2
+    bases = LATTICE_CANDIDATES + 1 + SCALE_CANDIDATES
+    return bases * ORIENTATIONS_TRIED * refinements * 2**_codec.CHASE_BITS
 
 
-FALSE_POSITIVE_RATE = _statistic.false_positive_bound(_codec.T, _max_attempts())
+FALSE_POSITIVE_RATE = _statistic.false_positive_bound(
+    _codec.T + _codec.CHASE_BITS, _max_attempts()
+)
 """Analytic bound on the per-image probability that :func:`detect` reports a false mark."""
 
 

@@ -1,0 +1,261 @@
+"""The ``aiwatermark`` command: batches, failures, exit codes, JSON output, demo, keys."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from aiwatermark.cli import main
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIWATERMARK_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("AIWATERMARK_KEY", raising=False)
+
+
+def _batch(folder: Path, photo: Image.Image, count: int, corrupt: set[int]) -> list[Path]:
+    """``count`` small real photos (crops of one photograph), some of them corrupt."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(count):
+        path = folder / f"img{i:03d}.{'png' if i % 5 == 0 else 'jpg'}"
+        if i in corrupt:
+            good = folder / "tmp.jpg"
+            photo.save(good, quality=90)
+            path = path.with_suffix(".jpg")
+            path.write_bytes(good.read_bytes()[: 600 + i])  # truncated mid-scan
+            good.unlink()
+        else:
+            x, y = (i * 7) % 256, (i * 13) % 256
+            photo.crop((x, y, x + 256, y + 256)).save(path)
+        paths.append(path)
+    return paths
+
+
+def _digests(paths: list[Path]) -> dict[Path, str]:
+    return {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
+
+
+def test_mark_one_file_then_verify(
+    photo_paths: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "marked.jpg"
+    assert main(["mark", str(photo_paths[0]), "-o", str(out), "--generator", "SDXL 1.0"]) == 0
+    marked = capsys.readouterr().out
+    assert "content-id=" in marked and "label+watermark+disclosure+c2pa" in marked
+
+    assert main(["verify", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "verdict: AI-generated" in text and "generator SDXL 1.0" in text
+
+    assert main(["verify", str(out), "--json", "--require-disclosure"]) == 0
+    line = capsys.readouterr().out.strip()
+    record = json.loads(line)
+    assert record["file"] == str(out) and record["ai_generated"] is True
+    assert record["consistent"] is True and record["tampered"] is False
+    assert set(record["layers"]) == {"provenance", "watermark", "label", "disclosure"}
+
+
+def test_batch_with_corrupt_files_lists_every_failure(
+    photo: Image.Image, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    corrupt = {3, 11, 26}
+    inputs = _batch(tmp_path / "in", photo, 30, corrupt)
+    before = _digests(inputs)
+
+    status = main(["mark", str(tmp_path / "in"), "--out-dir", str(tmp_path / "out")])
+
+    captured = capsys.readouterr()
+    assert status == 1
+    assert "marked 27 of 30" in captured.err and "3 failed" in captured.err
+    failed_lines = [line for line in captured.err.splitlines() if line.startswith("  ")]
+    assert sorted(Path(line.split(":")[0].strip()).name for line in failed_lines) == sorted(
+        inputs[i].name for i in corrupt
+    )
+    assert "Traceback" not in captured.err
+    assert len(list((tmp_path / "out").iterdir())) == 27
+    assert captured.out.count("content-id=") == 27
+    assert _digests(inputs) == before  # inputs untouched
+
+    # The JSON verify of the whole batch: one object per file, errors included.
+    status = main(["verify", str(tmp_path / "out"), str(inputs[3]), "--json"])
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert status == 1 and len(records) == 28
+    assert all(r["ai_generated"] for r in records[:27])
+    assert "error" in records[27]
+
+
+def test_parallel_jobs_and_globs(
+    photo: Image.Image, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _batch(tmp_path / "in", photo, 6, {4})
+    pattern = str(tmp_path / "in" / "*.jpg")
+    status = main(["mark", pattern, "--out-dir", str(tmp_path / "out"), "--jobs", "2"])
+    captured = capsys.readouterr()
+    assert status == 1 and "img004.jpg" in captured.err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "img001.jpg", "img002.jpg", "img003.jpg"
+    ]
+    assert main(["verify", str(tmp_path / "out"), "--require-disclosure"]) == 0
+
+
+def test_existing_outputs_fail_unless_overwrite(
+    photo_paths: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out.png"
+    assert main(["mark", str(photo_paths[1]), "-o", str(out)]) == 0
+    assert main(["mark", str(photo_paths[1]), "-o", str(out)]) == 1
+    assert "already exists" in capsys.readouterr().err
+    assert main(["mark", str(photo_paths[1]), "-o", str(out), "--overwrite"]) == 0
+
+
+def test_layer_switches_and_custom_label(
+    photo_paths: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "plain.jpg"
+    args = ["mark", str(photo_paths[0]), "-o", str(out), "--no-label", "--no-watermark"]
+    assert main([*args, "--no-c2pa"]) == 0
+    assert "layers=disclosure" in capsys.readouterr().out
+
+    assert main(["mark", str(photo_paths[0]), "-o", str(tmp_path / "de.jpg"),
+                 "--label", "KI-generiert", "--key", "s3cret"]) == 0
+    capsys.readouterr()
+    assert main(["verify", str(tmp_path / "de.jpg"), "--json", "--key", "s3cret"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["consistent"] is True  # watermark read with the right key
+
+    assert main(["mark", str(photo_paths[0]), "-o", str(tmp_path / "x.jpg"), "--label", ""]) == 2
+    assert "--label" in capsys.readouterr().err
+
+
+def test_require_disclosure_fails_on_unmarked_files(
+    photo_paths: list[Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["verify", str(photo_paths[2])]) == 0
+    assert main(["verify", str(photo_paths[2]), "--require-disclosure"]) == 1
+    err = capsys.readouterr().err
+    assert "chelsea.webp" in err and "no AI disclosure" in err
+
+
+def test_likeness_file(
+    photo_paths: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    consent = tmp_path / "consent.json"
+    consent.write_text(json.dumps({
+        "subject": "Jane Doe", "rights_holder": "Jane Doe", "consent_ref": "c-17",
+        "scope": ["advertising"], "valid_until": "2099-12-31",
+    }))
+    out = tmp_path / "twin.jpg"
+    assert main(["mark", str(photo_paths[0]), "-o", str(out), "--likeness", str(consent)]) == 0
+    capsys.readouterr()
+    assert main(["verify", str(out), "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["likeness_consent"] is True and record["likeness_expired"] is False
+
+    consent.write_text("{not json")
+    assert main(["mark", str(photo_paths[0]), "-o", str(tmp_path / "y.jpg"),
+                 "--likeness", str(consent)]) == 2
+    assert "not valid JSON" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["mark", "a.jpg", "b.jpg", "-o", "x.jpg"], "one INPUT"),
+        (["mark", "a.jpg", "-o", "x.jpg", "--cert", "c.pem"], "--private-key"),
+        (["mark", "a.jpg"], "required"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
+def test_usage_errors_exit_2(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_missing_inputs_are_one_line_each(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = main(["mark", str(tmp_path / "nope.jpg"), str(tmp_path / "*.png"),
+                   "--out-dir", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert status == 1 and "Traceback" not in err
+    assert "nope.jpg: no such file" in err and "no files match" in err
+
+    assert main(["verify", str(tmp_path / "nope.jpg")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "nope.jpg" in err
+
+
+def test_bad_certificate_is_one_error(
+    photo_paths: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cert = tmp_path / "cert.pem"
+    key = tmp_path / "key.pem"
+    cert.write_text("not a certificate")
+    key.write_text("not a key")
+    key.chmod(0o600)
+    status = main(["mark", str(photo_paths[0]), "-o", str(tmp_path / "o.jpg"),
+                   "--cert", str(cert), "--private-key", str(key)])
+    err = capsys.readouterr().err
+    assert status == 1 and err.count("\n") == 1
+    assert "cert.pem" in err or "key.pem" in err
+
+
+def test_keys_init(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["keys", "init"]) == 0
+    out = capsys.readouterr().out
+    assert "created" in out and str(tmp_path / "home") in out
+    assert main(["keys", "init"]) == 0
+    assert "already exists" in capsys.readouterr().out
+    assert main(["keys", "init", "--force"]) == 0
+    assert "created" in capsys.readouterr().out
+
+
+def test_demo_finds_the_shared_copy_via_the_store(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out_dir = tmp_path / "demo"
+    assert main(["demo", "--out-dir", str(out_dir)]) == 0
+    text = capsys.readouterr().out
+    assert sorted(p.name for p in out_dir.iterdir()) == [
+        "sample-marked.jpg", "sample-original.jpg", "sample-shared.jpg"
+    ]
+    shared_part = text.split("Verify sample-shared.jpg")[1]
+    assert "verdict: AI-generated" in shared_part
+    assert "recovered via watermark after metadata was stripped" in shared_part
+    assert main(["demo", "--out-dir", str(out_dir)]) == 0  # re-runnable
+
+
+def test_module_entry_point_and_help(tmp_path: Path) -> None:
+    env = {**os.environ, "AIWATERMARK_HOME": str(tmp_path / "home")}
+    for argv in ([], ["mark"], ["verify"], ["keys"], ["keys", "init"], ["demo"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "aiwatermark", *argv, "--help"],
+            capture_output=True, text=True, env=env, check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "examples:" in done.stdout and "usage: aiwatermark" in done.stdout
+
+
+@pytest.mark.slow
+def test_batch_of_hundreds(
+    photo: Image.Image, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    corrupt = set(range(7, 300, 37))
+    inputs = _batch(tmp_path / "in", photo, 300, corrupt)
+    status = main(["mark", str(tmp_path / "in"), "--out-dir", str(tmp_path / "out"), "-j", "2"])
+    err = capsys.readouterr().err
+    assert status == 1 and f"{len(corrupt)} failed" in err
+    for i in corrupt:
+        assert inputs[i].name in err
+    assert len(list((tmp_path / "out").iterdir())) == 300 - len(corrupt)

@@ -81,6 +81,9 @@ def lattices(acfs: list[np.ndarray], max_lag: int, count: int = 4) -> list[np.nd
     # Only sharp peaks count: broad bumps of the photo's own autocorrelation near the origin
     # would otherwise reward dense lattices that pile points onto them.
     sharp = z - box_mean(z, 6)
+    # Noise in the autocorrelation grows with the lag (less overlap); rescale locally so a
+    # peak counts by how much it stands out of its own neighbourhood.
+    sharp = sharp / np.sqrt(box_mean(sharp**2, 12) + 1e-6)
     tolerant = np.clip(_max_filter(sharp, 2), -3.0, 8.0)
     a, b = np.meshgrid(np.arange(-7, 8), np.arange(0, 8))
     keep = (b > 0) | (a > 0)
@@ -109,6 +112,8 @@ def lattices(acfs: list[np.ndarray], max_lag: int, count: int = 4) -> list[np.nd
     t = (t[best][:, None] + dt.ravel()[None, :]).ravel()
     square = scores(p * np.cos(t), p * np.sin(t), -p * np.sin(t), p * np.cos(t))
     px_, py_ = (m.ravel() for m in np.meshgrid(periods, periods))
+    plausible = np.abs(np.log(px_ / py_)) < np.log(1.6)
+    px_, py_ = px_[plausible], py_[plausible]
     zero = np.zeros_like(px_)
     rect = scores(px_, zero, zero, py_)
     bases = [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -197,50 +198,58 @@ def detect(image: imageio.ImageSource, key: str | bytes | None = None) -> Detect
     scale = _transform.working_scale(height, width)
     work_h, work_w = max(1, round(height * scale)), max(1, round(width * scale))
     max_lag = int(min(0.62 * min(work_h, work_w), 2.6 * _pattern.TILE))
-    residuals = []
-    acfs = []
-    for plane in _transform.planes(pixels):
-        work = _transform.resize(plane, work_h, work_w)
-        spectrum = _transform.Spectrum(work, max_lag)
-        residuals.append(_transform.normalise(spectrum.residual()))
-        acfs.append(spectrum.autocorrelation())
-    # The untouched geometry first: it is the common case and costs no search.
-    bases = [np.eye(2) * _pattern.TILE, *_sync.lattices(acfs, max_lag, LATTICE_CANDIDATES)]
+    spectra = [
+        _transform.Spectrum(_transform.resize(plane, work_h, work_w), max_lag)
+        for plane in _transform.planes(pixels)
+    ]
+    residuals = [_transform.normalise(spectrum.residual()) for spectrum in spectra]
+    pat_message = ~pat.is_sync
     best_sync = 0.0
-    message = ~pat.is_sync
-    searched = False
-    while True:
-        for basis in bases:
-            folded = _sync.fold(residuals, basis)
-            for alignment in _sync.align(folded, pat, ORIENTATIONS_TRIED):
-                best_sync = max(best_sync, alignment.sync_z)
-                tries = [(basis, alignment)]
-                if alignment.sync_z > REFINE_Z:
-                    refined = _sync.refine(residuals, basis, alignment, pat)
-                    again = _sync.align(_sync.fold(residuals, refined), pat, len(_sync.DIHEDRAL))
-                    tries[:0] = [(refined, a) for a in again if a.dihedral == alignment.dihedral]
-                for geometry, aligned in tries:
-                    soft = np.bincount(
-                        pat.bit_of[message], weights=aligned.values[message], minlength=255
+
+    def candidates() -> Iterator[np.ndarray]:
+        # Cheapest first: the untouched geometry (the common case), then lattices from the
+        # autocorrelation, then the coherent scale search for luma-only, resized copies.
+        yield np.eye(2) * _pattern.TILE
+        tried = [np.eye(2) * _pattern.TILE]
+        acfs = [spectrum.autocorrelation() for spectrum in spectra]
+        for basis in _sync.lattices(acfs, max_lag, LATTICE_CANDIDATES):
+            tried.append(basis)
+            yield basis
+        for basis in _sync.scale_search(residuals[0], pat, SCALE_CANDIDATES):
+            if not any(np.allclose(basis, other, rtol=0.01) for other in tried):
+                yield basis
+
+    for basis in candidates():
+        for alignment in _sync.align(_sync.fold(residuals, basis), pat, ORIENTATIONS_TRIED):
+            best_sync = max(best_sync, alignment.sync_z)
+            for geometry, aligned in _refinements(residuals, basis, alignment, pat):
+                soft = np.bincount(
+                    pat.bit_of[pat_message], weights=aligned.values[pat_message], minlength=255
+                )
+                decoded = _codec.decode(soft * (1.0 - 2.0 * pat.scramble))
+                if decoded.payload is not None:
+                    return Detection(
+                        True,
+                        decoded.payload,
+                        _statistic.false_positive_bound(decoded.bit_errors, _max_attempts()),
+                        decoded.bit_errors,
+                        aligned.sync_z,
+                        *_geometry(geometry, aligned, scale),
                     )
-                    decoded = _codec.decode(soft * (1.0 - 2.0 * pat.scramble))
-                    if decoded.payload is not None:
-                        return Detection(
-                            True,
-                            decoded.payload,
-                            _statistic.false_positive_bound(decoded.bit_errors, _max_attempts()),
-                            decoded.bit_errors,
-                            aligned.sync_z,
-                            *_geometry(geometry, aligned, scale),
-                        )
-        if searched:
-            break
-        searched = True
-        bases = [
-            b for b in _sync.scale_search(residuals[0], pat, SCALE_CANDIDATES)
-            if not any(np.allclose(b, other, rtol=0.01) for other in bases)
-        ]
     return Detection(False, None, 1.0, None, best_sync)
+
+
+def _refinements(
+    residuals: list[np.ndarray], basis: np.ndarray, alignment: _sync.Alignment, pat: _pattern.Pattern
+) -> Iterator[tuple[np.ndarray, _sync.Alignment]]:
+    """The alignment as found, then — if its sync peak is clear — with the lattice refined."""
+    yield basis, alignment
+    if alignment.sync_z > REFINE_Z:
+        refined = _sync.refine(residuals, basis, alignment, pat)
+        again = _sync.align(_sync.fold(residuals, refined), pat, len(_sync.DIHEDRAL))
+        for candidate in again:
+            if candidate.dihedral == alignment.dihedral:
+                yield refined, candidate
 
 
 def _jpeg_luma(plane: np.ndarray, quality: int) -> np.ndarray:

@@ -259,33 +259,34 @@ def _sync_offset(folded: np.ndarray, pat: Pattern, dihedral: int) -> tuple[float
 def refine(
     residuals: list[np.ndarray], basis: np.ndarray, alignment: Alignment, pat: Pattern
 ) -> np.ndarray:
-    """Correct a slightly wrong basis by locating the sync template in each image quadrant.
+    """Correct a slightly wrong basis by locating the sync template in each half image.
 
     A basis that is off by a fraction of a percent keeps the low frequencies coherent (so
     the template is found) but smears the high ones that carry most bits. The offset
-    measured per quadrant drifts linearly with position by exactly that error; a
+    measured per half drifts linearly with position by exactly that error; a
     least-squares fit of the drift gives the correction.
     """
     h, w = residuals[0].shape
     d = DIHEDRAL[alignment.dihedral]
     centres, drifts = [], []
-    for rows in (slice(0, h // 2), slice(h // 2, h)):
-        for cols in (slice(0, w // 2), slice(w // 2, w)):
-            # Folding a quadrant in place: shift the origin back by its corner.
-            corner = np.array([cols.start, rows.start], dtype=float)
-            inverse = np.linalg.inv(basis) * TILE
-            shift = inverse @ corner  # (u, v) tile coordinates of the quadrant corner
-            folded = fold([r[rows, cols] for r in residuals], basis)
-            cy, cx, z = _sync_offset(folded, pat, alignment.dihedral)
-            if z < 5.0:
-                continue
-            # Offset in fold coordinates (row, col) relative to the whole-image fold.
-            local = np.array([cy, cx]) - np.array(alignment.offset)
-            local = d.T @ local  # back to fold (row, col) axes
-            local = local - np.array([shift[1], shift[0]])
-            local = (local + TILE / 2) % TILE - TILE / 2
-            centres.append((cols.start + (cols.stop - cols.start) / 2, rows.start + (rows.stop - rows.start) / 2))
-            drifts.append(local)
+    halves = (
+        (slice(0, h), slice(0, w // 2)),
+        (slice(0, h), slice(w // 2, w)),
+        (slice(0, h // 2), slice(0, w)),
+        (slice(h // 2, h), slice(0, w)),
+    )
+    inverse = np.linalg.inv(basis) * TILE
+    for rows, cols in halves:
+        # Folding a half in place moves the origin to its corner; undo that shift.
+        shift = inverse @ np.array([cols.start, rows.start], dtype=float)
+        folded = fold([r[rows, cols] for r in residuals], basis)
+        cy, cx, z = _sync_offset(folded, pat, alignment.dihedral)
+        if z < 4.5:
+            continue
+        local = d.T @ (np.array([cy, cx]) - np.array(alignment.offset))  # fold (row, col)
+        local = (local - np.array([shift[1], shift[0]]) + TILE / 2) % TILE - TILE / 2
+        centres.append(((cols.start + cols.stop) / 2, (rows.start + rows.stop) / 2))
+        drifts.append(local)
     if len(centres) < 3:
         return basis
     x = np.column_stack([np.array(centres), np.ones(len(centres))])
@@ -389,7 +390,40 @@ def scale_search(residual: np.ndarray, pat: Pattern, count: int = 3) -> list[np.
             chosen.append(period)
         if len(chosen) == count:
             break
-    return [np.eye(2) * period for period in chosen]
+    # Full-band coherence holds only within a few tenths of a percent, finer than the
+    # padded FFT's bins: polish each pick with the exact transform at those frequencies.
+    polished = []
+    for period in chosen:
+        steps = period * np.linspace(0.996, 1.004, 9)
+        values = [_exact_peak(residual, pat, p) for p in steps]
+        best = int(np.clip(np.argmax(values), 1, len(steps) - 2))
+        offset = _parabola(values[best - 1], values[best], values[best + 1])
+        polished.append(float(steps[best] * (1 + offset * 0.001)))
+    return [np.eye(2) * period for period in polished]
+
+
+def _exact_peak(residual: np.ndarray, pat: Pattern, period: float) -> float:
+    """Sync peak z of an axis-aligned fold with this period, from the exact 2-D DTFT."""
+    h, w = residual.shape
+    signed_y = np.where(pat.ky > TILE // 2, pat.ky - TILE, pat.ky)
+    signed_x = np.where(pat.kx > TILE // 2, pat.kx - TILE, pat.kx)
+    freqs = np.arange(-TILE // 2, TILE // 2)
+    used = np.unique(np.concatenate([signed_y, signed_x, -signed_x]))
+    ex = np.exp(-2j * np.pi * np.outer(np.arange(w), used) / period)
+    ey = np.exp(-2j * np.pi * np.outer(np.arange(h), used) / period)
+    grid = ey.T @ (residual @ ex)
+    lookup = np.full(freqs.size, -1)
+    lookup[used + TILE // 2] = np.arange(used.size)
+    best = 0.0
+    for mirror in (False, True):
+        cols = lookup[(-signed_x if mirror else signed_x) + TILE // 2]
+        values = grid[lookup[signed_y + TILE // 2], cols]
+        z = np.zeros((TILE, TILE), dtype=np.complex128)
+        sync = pat.is_sync
+        z[pat.ky[sync], pat.kx[sync]] = values[sync] * np.conj(pat.phase[sync])
+        surface = np.fft.fft2(z).real
+        best = max(best, float((surface.max() - surface.mean()) / (surface.std() + 1e-12)))
+    return best
 
 
 def _fast(n: int) -> int:

@@ -346,84 +346,44 @@ def scale_search(residual: np.ndarray, pat: Pattern, count: int = 3) -> list[np.
     JPEG — the tile is still there, just too weak for a second-order statistic. Folding
     with period P and reading tile bin k is the same as reading the image spectrum at
     frequency k / P, so one 4× zero-padded FFT lets every candidate period (and its mirror
-    image) be tested against the sync template for the price of a 128² FFT.
+    image) be tested against the sync template for the price of a tiny FFT. The offset
+    search runs on a 64² grid (2-pixel steps): enough to tell a peak from noise.
     """
     h, w = residual.shape
-    size = (_fast(OVERSAMPLE * h), _fast(OVERSAMPLE * w))
-    spectrum = np.fft.fft2(residual, s=size)
-    ky = np.where(pat.ky > TILE // 2, pat.ky - TILE, pat.ky)[pat.is_sync]
-    kx = np.where(pat.kx > TILE // 2, pat.kx - TILE, pat.kx)[pat.is_sync]
-    phase = np.conj(pat.phase[pat.is_sync])
-    rows, cols = pat.ky[pat.is_sync], pat.kx[pat.is_sync]
-    # Reading the spectrum of an image whose origin is its centre keeps the phase smooth
-    # between bins, so the nearest bin is a good enough sample.
-    centre = np.array([h / 2, w / 2])
-
-    def peak(period: float, mirror: bool, use: np.ndarray) -> float:
-        fy, fx = ky[use] / period, (-kx[use] if mirror else kx[use]) / period
-        iy = np.rint(fy * size[0]).astype(np.int64) % size[0]
-        ix = np.rint(fx * size[1]).astype(np.int64) % size[1]
-        values = spectrum[iy, ix] * np.exp(2j * np.pi * (fy * centre[0] + fx * centre[1]))
-        z = np.zeros((TILE, TILE), dtype=np.complex128)
-        z[rows[use], cols[use]] = values * phase[use]
-        surface = np.fft.fft2(z).real
-        return float((surface.max() - surface.mean()) / (surface.std() + 1e-12))
-
     top = min(MAX_PERIOD, min(h, w) / 1.2)
     if top <= MIN_PERIOD:
         return []
-    low = np.hypot(ky, kx) <= 16
-    everything = np.ones_like(low)
-    coarse = [
-        (max(peak(p, False, low), peak(p, True, low)), p)
-        for p in np.geomspace(MIN_PERIOD, top, int(np.log(top / MIN_PERIOD) / 0.008) + 1)
-    ]
-    coarse.sort(reverse=True)
-    fine = []
-    for _, period in coarse[: 2 * count]:
-        for p in period * np.linspace(0.99, 1.01, 11):
-            fine.append((max(peak(p, False, everything), peak(p, True, everything)), p))
-    fine.sort(reverse=True)
+    size = (_fast(OVERSAMPLE * h), _fast(OVERSAMPLE * w))
+    spectrum = np.fft.fft2(residual, s=size)
+    sync = pat.is_sync
+    ky = np.where(pat.ky > TILE // 2, pat.ky - TILE, pat.ky)[sync]
+    kx = np.where(pat.kx > TILE // 2, pat.kx - TILE, pat.kx)[sync]
+    phase = np.conj(pat.phase[sync])
+    grid = TILE // 2
+    rows, cols = ky % grid, kx % grid
+    centre = np.array([h / 2, w / 2])
+
+    def peak(period: float, mirror: bool) -> float:
+        fy, fx = ky / period, (-kx if mirror else kx) / period
+        ny, nx = np.rint(fy * size[0]), np.rint(fx * size[1])
+        # The nearest bin is a fraction of a bin off; for content spread around the image
+        # centre that error is, to first order, a phase ramp we can undo.
+        ramp = np.exp(2j * np.pi * ((ny / size[0] - fy) * centre[0] + (nx / size[1] - fx) * centre[1]))
+        values = spectrum[ny.astype(np.int64) % size[0], nx.astype(np.int64) % size[1]] * ramp
+        z = np.zeros((grid, grid), dtype=np.complex128)
+        np.add.at(z, (rows, cols), values * phase)
+        surface = np.fft.fft2(z).real
+        return float((surface.max() - surface.mean()) / (surface.std() + 1e-12))
+
+    periods = np.geomspace(MIN_PERIOD, top, int(np.log(top / MIN_PERIOD) / 0.003) + 1)
+    scores = np.array([max(peak(p, False), peak(p, True)) for p in periods])
     chosen: list[float] = []
-    for _, period in fine:
-        if all(abs(period / other - 1) > 0.02 for other in chosen):
-            chosen.append(period)
+    for index in np.argsort(scores)[::-1]:
+        if all(abs(periods[index] / other - 1) > 0.02 for other in chosen):
+            chosen.append(float(periods[index]))
         if len(chosen) == count:
             break
-    # Full-band coherence holds only within a few tenths of a percent, finer than the
-    # padded FFT's bins: polish each pick with the exact transform at those frequencies.
-    polished = []
-    for period in chosen:
-        steps = period * np.linspace(0.996, 1.004, 9)
-        values = [_exact_peak(residual, pat, p) for p in steps]
-        best = int(np.clip(np.argmax(values), 1, len(steps) - 2))
-        offset = _parabola(values[best - 1], values[best], values[best + 1])
-        polished.append(float(steps[best] * (1 + offset * 0.001)))
-    return [np.eye(2) * period for period in polished]
-
-
-def _exact_peak(residual: np.ndarray, pat: Pattern, period: float) -> float:
-    """Sync peak z of an axis-aligned fold with this period, from the exact 2-D DTFT."""
-    h, w = residual.shape
-    signed_y = np.where(pat.ky > TILE // 2, pat.ky - TILE, pat.ky)
-    signed_x = np.where(pat.kx > TILE // 2, pat.kx - TILE, pat.kx)
-    freqs = np.arange(-TILE // 2, TILE // 2)
-    used = np.unique(np.concatenate([signed_y, signed_x, -signed_x]))
-    ex = np.exp(-2j * np.pi * np.outer(np.arange(w), used) / period)
-    ey = np.exp(-2j * np.pi * np.outer(np.arange(h), used) / period)
-    grid = ey.T @ (residual @ ex)
-    lookup = np.full(freqs.size, -1)
-    lookup[used + TILE // 2] = np.arange(used.size)
-    best = 0.0
-    for mirror in (False, True):
-        cols = lookup[(-signed_x if mirror else signed_x) + TILE // 2]
-        values = grid[lookup[signed_y + TILE // 2], cols]
-        z = np.zeros((TILE, TILE), dtype=np.complex128)
-        sync = pat.is_sync
-        z[pat.ky[sync], pat.kx[sync]] = values[sync] * np.conj(pat.phase[sync])
-        surface = np.fft.fft2(z).real
-        best = max(best, float((surface.max() - surface.mean()) / (surface.std() + 1e-12)))
-    return best
+    return [np.eye(2) * period for period in chosen]
 
 
 def _fast(n: int) -> int:

@@ -51,6 +51,17 @@ def planes(pixels: np.ndarray) -> list[np.ndarray]:
     return [rgb @ _LUMA, rgb @ _CHROMA]
 
 
+def work_planes(colour: Image.Image, height: int, width: int) -> list[np.ndarray]:
+    """:func:`planes` at the working resolution, shrinking the 8-bit image first.
+
+    Shrinking before converting to float keeps an 8K image's working set to one small
+    array instead of several full-size float copies.
+    """
+    if colour.size != (width, height):
+        colour = colour.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=3.0)
+    return planes(np.asarray(colour))
+
+
 def normalise(residual: np.ndarray, radius: int = 8) -> np.ndarray:
     """Divide by the local RMS so busy regions do not drown the quiet ones."""
     energy = box_mean(residual**2, radius)

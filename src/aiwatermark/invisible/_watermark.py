@@ -25,6 +25,8 @@ AMPLITUDE = 1.95
 CHROMA_SHARE = 0.3
 """Fraction of the distortion budget spent in chroma on colour images (see ``planes``)."""
 
+_ROWS_PER_BLOCK = 256
+
 INFORMED_PASSES = 2
 """Rounds of informed embedding: measure each bit as the detector will, re-balance gains."""
 GAIN_RANGE = (0.5, 3.0)
@@ -134,11 +136,13 @@ def embed(
             f"{imageio.describe(image)}: {width}×{height} is below the watermark's minimum "
             f"of {MIN_SIZE} pixels on the short side; upscale it first"
         )
-    pixels = np.asarray(colour)
-    luma = _transform.luma(pixels)
+    info = dict(opened.info)
     scale = _transform.working_scale(height, width)
     work_h, work_w = max(1, round(height * scale)), max(1, round(width * scale))
-    work_luma = _transform.resize(luma, work_h, work_w)
+    work_luma = _transform.work_planes(colour, work_h, work_w)[0]
+    colour_mode = colour.mode
+    pixels = np.asarray(colour)
+    del opened, colour  # at 8K every full-size copy costs a quarter of a gigabyte
     coded = _codec.encode(payload)
     reps = (-(-work_h // _pattern.TILE), -(-work_w // _pattern.TILE))
     envelope = (AMPLITUDE * strength) * _mask.strength_map(work_luma)
@@ -165,15 +169,20 @@ def embed(
         gains = np.clip(worst, *GAIN_RANGE)
     signal = np.tile(_pattern.tile(pat, coded, gains), reps)[:work_h, :work_w]
     delta = _transform.resize(envelope * signal, height, width, smooth=False)
+    channel_gains = np.float32(luma_gain) + np.float32(chroma_gain) * _transform.CHROMA_DIRECTION
     out = np.empty_like(pixels)
-    if pixels.ndim == 2:
-        np.clip(np.rint(pixels + delta), 0, 255, out=out, casting="unsafe")
-    else:
-        for c in range(pixels.shape[2]):
-            gain = luma_gain + chroma_gain * float(_transform.CHROMA_DIRECTION[c])
-            np.clip(np.rint(pixels[..., c] + gain * delta), 0, 255, out=out[..., c], casting="unsafe")
-    marked = Image.fromarray(out, colour.mode)
-    marked.info = dict(opened.info)
+    for start in range(0, height, _ROWS_PER_BLOCK):
+        rows = slice(start, start + _ROWS_PER_BLOCK)
+        block = pixels[rows].astype(np.float32)
+        if pixels.ndim == 2:
+            block += delta[rows]
+        else:
+            block += delta[rows, :, None] * channel_gains
+        np.clip(np.rint(block, out=block), 0, 255, out=block)
+        out[rows] = block
+    del pixels, delta
+    marked = Image.fromarray(out, colour_mode)
+    marked.info = info
     return imageio.merge_alpha(marked, alpha)
 
 
@@ -191,16 +200,15 @@ def detect(image: imageio.ImageSource, key: str | bytes | None = None) -> Detect
     """
     pat = _pattern.pattern(_check_key(key))
     colour, _ = imageio.split_alpha(imageio.open(image))
-    pixels = np.asarray(colour)
-    height, width = pixels.shape[:2]
+    width, height = colour.size
     if min(height, width) < 64:
         return Detection(False, None, 1.0, None, 0.0)
     scale = _transform.working_scale(height, width)
     work_h, work_w = max(1, round(height * scale)), max(1, round(width * scale))
     max_lag = int(min(0.62 * min(work_h, work_w), 2.6 * _pattern.TILE))
     spectra = [
-        _transform.Spectrum(_transform.resize(plane, work_h, work_w), max_lag)
-        for plane in _transform.planes(pixels)
+        _transform.Spectrum(plane, max_lag)
+        for plane in _transform.work_planes(colour, work_h, work_w)
     ]
     residuals = [_transform.normalise(spectrum.residual()) for spectrum in spectra]
     pat_message = ~pat.is_sync

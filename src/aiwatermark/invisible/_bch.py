@@ -33,7 +33,9 @@ EXP, LOG = _tables()
 
 def _multiplication_table() -> list[list[int]]:
     exp, log = EXP.tolist(), LOG.tolist()
-    return [[0 if a == 0 or b == 0 else exp[log[a] + log[b]] for b in range(256)] for a in range(256)]
+    return [
+        [0 if a == 0 or b == 0 else exp[log[a] + log[b]] for b in range(256)] for a in range(256)
+    ]
 
 
 _MUL = _multiplication_table()

@@ -27,4 +27,5 @@ def strength_map(luma: np.ndarray) -> np.ndarray:
     # Dark tones show a given step more than mid tones (Weber's law); ease off below ~40.
     strength *= np.clip((luma + 20.0) / 60.0, 0.4, 1.0)
     strength = box_mean(strength, 2)
-    return (strength / np.sqrt(np.mean(strength**2))).astype(np.float32)
+    result: np.ndarray = (strength / np.sqrt(np.mean(strength**2))).astype(np.float32)
+    return result

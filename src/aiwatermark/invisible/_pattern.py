@@ -70,10 +70,12 @@ def pattern(key: bytes) -> Pattern:
     rng = np.random.default_rng(seed)
     rows, cols = _band_bins()
     count = rows.size
-    radius = np.hypot(np.where(rows > TILE // 2, rows - TILE, rows), cols - TILE * (cols > TILE // 2))
+    radius = np.hypot(
+        np.where(rows > TILE // 2, rows - TILE, rows), cols - TILE * (cols > TILE // 2)
+    )
     phase = np.exp(2j * np.pi * rng.random(count)) * radius**TILT
     order = rng.permutation(count)
-    n_sync = int(round(SYNC_FRACTION * count))
+    n_sync = round(SYNC_FRACTION * count)
     is_sync = np.zeros(count, dtype=bool)
     is_sync[order[:n_sync]] = True
     bit_of = np.full(count, -1, dtype=np.int64)
@@ -84,7 +86,8 @@ def pattern(key: bytes) -> Pattern:
 
 def signs(pat: Pattern, coded_bits: np.ndarray) -> np.ndarray:
     """±1 per coded bit as transmitted (after the keyed scramble)."""
-    return 1.0 - 2.0 * (coded_bits ^ pat.scramble).astype(np.float64)
+    result: np.ndarray = 1.0 - 2.0 * (coded_bits ^ pat.scramble).astype(np.float64)
+    return result
 
 
 def tile(pat: Pattern, coded_bits: np.ndarray, gains: np.ndarray | None = None) -> np.ndarray:

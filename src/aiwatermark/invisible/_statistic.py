@@ -16,7 +16,7 @@ from __future__ import annotations
 from math import comb, log2
 
 from ._bch import N, code
-from ._codec import CRC_BITS, T, VERSION_BITS
+from ._codec import CRC_BITS, VERSION_BITS, T
 
 
 def _ball(n: int, radius: int) -> int:

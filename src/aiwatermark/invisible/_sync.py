@@ -59,8 +59,12 @@ def _zmap(acf: np.ndarray, max_lag: int) -> np.ndarray:
 def _max_filter(z: np.ndarray, radius: int) -> np.ndarray:
     out = z
     for axis in (0, 1):
-        padded = np.pad(out, [(radius, radius) if a == axis else (0, 0) for a in (0, 1)],
-                        mode="constant", constant_values=-np.inf)
+        padded = np.pad(
+            out,
+            [(radius, radius) if a == axis else (0, 0) for a in (0, 1)],
+            mode="constant",
+            constant_values=-np.inf,
+        )
         n = out.shape[axis]
         out = np.max(
             [np.take(padded, np.arange(k, k + n), axis=axis) for k in range(2 * radius + 1)],
@@ -118,9 +122,9 @@ def lattices(acfs: list[np.ndarray], max_lag: int, count: int = 4) -> list[np.nd
     rect = scores(px_, zero, zero, py_)
     bases = [
         np.array([[pp * np.cos(tt), -pp * np.sin(tt)], [pp * np.sin(tt), pp * np.cos(tt)]])
-        for pp, tt in zip(p, t)
+        for pp, tt in zip(p, t, strict=True)
     ]
-    bases += [np.array([[x, 0.0], [0.0, y]]) for x, y in zip(px_, py_)]
+    bases += [np.array([[x, 0.0], [0.0, y]]) for x, y in zip(px_, py_, strict=True)]
     all_scores = np.concatenate([square, rect])
     chosen: list[np.ndarray] = []
     for index in np.argsort(all_scores)[::-1]:
@@ -136,9 +140,10 @@ def lattices(acfs: list[np.ndarray], max_lag: int, count: int = 4) -> list[np.nd
 def _same_lattice(a: np.ndarray, b: np.ndarray) -> bool:
     """True when the two bases span (nearly) the same lattice."""
     coords = np.linalg.solve(b, a)
-    return bool(np.allclose(coords, np.rint(coords), atol=0.08)) and abs(
-        abs(np.linalg.det(a)) / abs(np.linalg.det(b)) - 1
-    ) < 0.08
+    return (
+        bool(np.allclose(coords, np.rint(coords), atol=0.08))
+        and abs(abs(np.linalg.det(a)) / abs(np.linalg.det(b)) - 1) < 0.08
+    )
 
 
 def _refine(z: np.ndarray, basis: np.ndarray, max_lag: int) -> np.ndarray:
@@ -147,7 +152,7 @@ def _refine(z: np.ndarray, basis: np.ndarray, max_lag: int) -> np.ndarray:
     for a in range(-4, 5):
         for b in range(-4, 5):
             point = a * basis[:, 0] + b * basis[:, 1]
-            x, y = int(round(point[0])), int(round(point[1]))
+            x, y = round(float(point[0])), round(float(point[1]))
             r = np.hypot(x, y)
             if r < MIN_LAG or r > max_lag - 3 or not (y > 0 or (y == 0 and x > 0)):
                 continue
@@ -220,7 +225,8 @@ def _fold_aligned(residuals: list[np.ndarray]) -> np.ndarray:
         padded = np.zeros((rows, cols), dtype=np.float32)
         padded[:h, :w] = residual
         out[c] = padded.reshape(rows // TILE, TILE, cols // TILE, TILE).sum(axis=(0, 2))
-    return out / np.maximum(counts_t, 1)
+    result: np.ndarray = out / np.maximum(counts_t, 1)
+    return result
 
 
 @dataclass(frozen=True)
@@ -318,8 +324,12 @@ def align(folded: np.ndarray, pat: Pattern, keep: int = 2) -> list[Alignment]:
             combined += max(float(normed.max()) - 4.5, 0.05) * normed
         peak = np.unravel_index(int(np.argmax(combined)), combined.shape)
         py, px = int(peak[0]), int(peak[1])
-        dy = _parabola(combined[(py - 1) % TILE, px], combined[py, px], combined[(py + 1) % TILE, px])
-        dx = _parabola(combined[py, (px - 1) % TILE], combined[py, px], combined[py, (px + 1) % TILE])
+        dy = _parabola(
+            combined[(py - 1) % TILE, px], combined[py, px], combined[(py + 1) % TILE, px]
+        )
+        dx = _parabola(
+            combined[py, (px - 1) % TILE], combined[py, px], combined[py, (px + 1) % TILE]
+        )
         cy, cx = py + dy, px + dx
         sync_z = float((combined[py, px] - combined.mean()) / (combined.std() + 1e-12))
         shift = np.exp(-2j * np.pi * (pat.ky * cy + pat.kx * cx) / TILE)
@@ -333,7 +343,6 @@ def align(folded: np.ndarray, pat: Pattern, keep: int = 2) -> list[Alignment]:
         results.append(Alignment(index, (cy, cx), sync_z, values))
     results.sort(key=lambda a: a.sync_z, reverse=True)
     return results[:keep]
-
 
 
 OVERSAMPLE = 4
@@ -368,7 +377,9 @@ def scale_search(residual: np.ndarray, pat: Pattern, count: int = 3) -> list[np.
         ny, nx = np.rint(fy * size[0]), np.rint(fx * size[1])
         # The nearest bin is a fraction of a bin off; for content spread around the image
         # centre that error is, to first order, a phase ramp we can undo.
-        ramp = np.exp(2j * np.pi * ((ny / size[0] - fy) * centre[0] + (nx / size[1] - fx) * centre[1]))
+        ramp = np.exp(
+            2j * np.pi * ((ny / size[0] - fy) * centre[0] + (nx / size[1] - fx) * centre[1])
+        )
         values = spectrum[ny.astype(np.int64) % size[0], nx.astype(np.int64) % size[1]] * ramp
         z = np.zeros((grid, grid), dtype=np.complex128)
         np.add.at(z, (rows, cols), values * phase)

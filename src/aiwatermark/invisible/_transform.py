@@ -175,4 +175,5 @@ class Spectrum:
         acf = np.fft.irfft2(power, s=self.size)
         overlap = np.fft.irfft2(np.abs(np.fft.rfft2(self.window, s=self.size)) ** 2, s=self.size)
         acf = acf / np.maximum(overlap, 0.05 * overlap[0, 0])
-        return (acf / acf[0, 0]).astype(np.float32)
+        result: np.ndarray = (acf / acf[0, 0]).astype(np.float32)
+        return result

@@ -82,9 +82,12 @@ class Detection:
         )
 
 
-def _check_payload(payload: bytes) -> bytes:
+def _check_payload(payload: object) -> bytes:
     if not isinstance(payload, (bytes, bytearray)):
-        raise PayloadError(f"payload must be bytes, not {type(payload).__name__}")
+        hint = " (for a hex string use bytes.fromhex(...))" if isinstance(payload, str) else ""
+        raise PayloadError(
+            f"payload must be {PAYLOAD_BITS // 8} bytes, not {type(payload).__name__}{hint}"
+        )
     if len(payload) != PAYLOAD_BITS // 8:
         raise PayloadError(
             f"payload must be exactly {PAYLOAD_BITS // 8} bytes ({PAYLOAD_BITS} bits), "
@@ -239,7 +242,9 @@ def detect(image: imageio.ImageSource, key: str | bytes | None = None) -> Detect
                     return Detection(
                         True,
                         decoded.payload,
-                        _statistic.false_positive_bound(decoded.bit_errors, _max_attempts()),
+                        _statistic.false_positive_bound(
+                            decoded.bit_errors or 0, _max_attempts()
+                        ),
                         decoded.bit_errors,
                         aligned.sync_z,
                         *_geometry(geometry, aligned, scale),
@@ -248,7 +253,10 @@ def detect(image: imageio.ImageSource, key: str | bytes | None = None) -> Detect
 
 
 def _refinements(
-    residuals: list[np.ndarray], basis: np.ndarray, alignment: _sync.Alignment, pat: _pattern.Pattern
+    residuals: list[np.ndarray],
+    basis: np.ndarray,
+    alignment: _sync.Alignment,
+    pat: _pattern.Pattern,
 ) -> Iterator[tuple[np.ndarray, _sync.Alignment]]:
     """The alignment as found, then — if its sync peak is clear — with the lattice refined."""
     yield basis, alignment
@@ -272,10 +280,7 @@ def _soft_bits(
     planes: list[np.ndarray], basis: np.ndarray, pat: _pattern.Pattern, scale: float
 ) -> np.ndarray:
     """Per coded bit, the detector's matched-filter output at a known geometry and offset."""
-    residuals = [
-        _transform.normalise(_transform.Spectrum(p, 0).residual())
-        for p in planes
-    ]
+    residuals = [_transform.normalise(_transform.Spectrum(p, 0).residual()) for p in planes]
     folded = _sync.fold(residuals, basis)[0]
     values = (np.fft.fft2(folded)[pat.ky, pat.kx] * np.conj(pat.phase)).real
     message = ~pat.is_sync
@@ -286,12 +291,10 @@ def _max_attempts() -> int:
     """Decoding attempts in the worst case: the union bound's multiplier."""
     refinements = 2
     bases = LATTICE_CANDIDATES + 1 + SCALE_CANDIDATES
-    return bases * ORIENTATIONS_TRIED * refinements * 2**_codec.CHASE_BITS
+    return int(bases * ORIENTATIONS_TRIED * refinements * 2**_codec.CHASE_BITS)
 
 
-FALSE_POSITIVE_RATE = _statistic.false_positive_bound(
-    _codec.T + _codec.CHASE_BITS, _max_attempts()
-)
+FALSE_POSITIVE_RATE = _statistic.false_positive_bound(_codec.T + _codec.CHASE_BITS, _max_attempts())
 """Analytic bound on the per-image probability that :func:`detect` reports a false mark."""
 
 

@@ -1,0 +1,190 @@
+"""The invisible watermark: round trips through real codecs, keys, payload codec, errors."""
+
+from __future__ import annotations
+
+import io
+import os
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image, ImageFilter
+
+import aiwatermark
+from aiwatermark import invisible
+from aiwatermark.invisible import _codec, _statistic
+
+PAYLOAD = bytes.fromhex("0123456789abcdef")
+
+
+def _jpeg(image: Image.Image, quality: int) -> bytes:
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, "JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def marked(photo_paths: list) -> Image.Image:
+    return invisible.embed(photo_paths[0], PAYLOAD)
+
+
+def test_round_trip_on_a_real_photo(marked: Image.Image) -> None:
+    found = invisible.detect(marked)
+    assert found.detected and found.payload == PAYLOAD
+    assert found.p_value < 1e-12
+    assert found.bit_errors is not None and found.bit_errors <= _codec.T + _codec.CHASE_BITS
+    assert found.scale == pytest.approx(1.0, abs=0.01)
+    assert found.rotation == pytest.approx(0.0, abs=0.5)
+    assert found.flipped is False
+
+
+def test_imperceptible(photo_paths: list, marked: Image.Image) -> None:
+    original = np.asarray(Image.open(photo_paths[0]).convert("RGB"), dtype=np.float64)
+    mse = np.mean((original - np.asarray(marked, dtype=np.float64)) ** 2)
+    assert 10 * np.log10(255**2 / mse) >= 42.0
+
+
+@pytest.mark.parametrize(
+    "attack",
+    [
+        pytest.param(lambda im: _jpeg(im, 75), id="jpeg75"),
+        pytest.param(lambda im: _jpeg(im, 50), id="jpeg50"),
+        pytest.param(lambda im: im.transpose(Image.Transpose.FLIP_LEFT_RIGHT), id="hflip"),
+        pytest.param(lambda im: im.crop((100, 60, 100 + 362, 60 + 362)), id="crop50"),
+        pytest.param(lambda im: im.resize((384, 384), Image.Resampling.LANCZOS), id="resize0.75"),
+        pytest.param(lambda im: im.filter(ImageFilter.GaussianBlur(1)), id="blur1"),
+    ],
+)
+def test_survives_common_edits(marked: Image.Image, attack) -> None:  # type: ignore[no-untyped-def]
+    assert invisible.detect(attack(marked)).payload == PAYLOAD
+
+
+def test_rotation_is_reported(marked: Image.Image) -> None:
+    found = invisible.detect(marked.rotate(10, Image.Resampling.BICUBIC))
+    assert found.payload == PAYLOAD
+    assert found.rotation == pytest.approx(10.0, abs=0.5)
+
+
+def test_wrong_key_and_unmarked_are_not_detected(photo_paths: list, marked: Image.Image) -> None:
+    assert not invisible.detect(marked, key="not the key").detected
+    assert not invisible.detect(photo_paths[0]).detected
+    nothing = invisible.detect(photo_paths[0])
+    assert nothing.payload is None and nothing.p_value == 1.0
+
+
+def test_private_key_round_trip(photo: Image.Image) -> None:
+    mark = invisible.embed(photo, PAYLOAD, key="s3cret")
+    assert invisible.detect(mark, key="s3cret").payload == PAYLOAD
+    assert invisible.detect(mark, key=b"s3cret").payload == PAYLOAD
+    assert not invisible.detect(mark).detected  # the public key does not see it
+
+
+def test_keeps_alpha_size_and_input(photo: Image.Image) -> None:
+    rgba = photo.convert("RGBA")
+    alpha = Image.linear_gradient("L").resize(rgba.size)
+    rgba.putalpha(alpha)
+    before = rgba.tobytes()
+    out = invisible.embed(rgba, PAYLOAD)
+    assert out.mode == "RGBA" and out.size == rgba.size
+    assert out.getchannel("A").tobytes() == alpha.tobytes()
+    assert rgba.tobytes() == before
+    assert invisible.detect(out).payload == PAYLOAD
+
+
+def test_grayscale_and_numpy_inputs(photo: Image.Image) -> None:
+    grey = np.asarray(photo.convert("L"))
+    out = invisible.embed(grey, PAYLOAD)
+    assert out.mode == "L"
+    assert invisible.detect(np.asarray(out)).payload == PAYLOAD
+
+
+def test_file_and_bytes_inputs(tmp_path, photo: Image.Image) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "marked.png"
+    invisible.embed(photo, PAYLOAD).save(path)
+    assert invisible.detect(path).payload == PAYLOAD
+    assert invisible.detect(path.read_bytes()).payload == PAYLOAD
+    with open(path, "rb") as handle:
+        assert invisible.detect(handle).payload == PAYLOAD
+
+
+def test_deterministic(photo: Image.Image) -> None:
+    first = invisible.embed(photo, PAYLOAD)
+    second = invisible.embed(photo, PAYLOAD)
+    assert first.tobytes() == second.tobytes()
+
+
+@pytest.mark.parametrize("payload", [b"", b"short", b"\x00" * 9, "0123456789abcdef"])
+def test_payload_must_be_eight_bytes(photo: Image.Image, payload: object) -> None:
+    with pytest.raises(aiwatermark.PayloadError, match="8 bytes"):
+        invisible.embed(photo, payload)  # type: ignore[arg-type]
+
+
+def test_bad_key_and_strength(photo: Image.Image) -> None:
+    with pytest.raises(aiwatermark.PayloadError):
+        invisible.embed(photo, PAYLOAD, key="")
+    with pytest.raises(aiwatermark.PayloadError):
+        invisible.embed(photo, PAYLOAD, strength=0)
+
+
+def test_too_small_is_refused() -> None:
+    tiny = np.zeros((invisible.MIN_SIZE - 1, 400, 3), dtype=np.uint8)
+    with pytest.raises(aiwatermark.ImageTooSmallError, match="minimum"):
+        invisible.embed(tiny, PAYLOAD)
+    assert not invisible.detect(np.zeros((40, 40), dtype=np.uint8)).detected
+
+
+def test_garbage_input_is_an_aiwatermark_error() -> None:
+    with pytest.raises(aiwatermark.AiWatermarkError):
+        invisible.detect(b"not an image at all")
+
+
+def test_detection_to_dict(marked: Image.Image) -> None:
+    data = invisible.detect(marked).to_dict()
+    assert data["payload"] == PAYLOAD.hex() and data["detected"] is True
+    assert 0.0 <= data["confidence"] <= 1.0
+
+
+def test_false_positive_bound_is_documented() -> None:
+    assert invisible.FALSE_POSITIVE_RATE <= 1e-6
+    assert _statistic.attempt_false_positive(_codec.T) < 1e-15
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    payload=st.binary(min_size=8, max_size=8),
+    errors=st.sets(st.integers(0, _codec.CODE_BITS - 1), max_size=_codec.T),
+)
+def test_codec_corrects_any_t_errors(payload: bytes, errors: set[int]) -> None:
+    word = _codec.encode(payload)
+    soft = 1.0 - 2.0 * word.astype(np.float64)
+    for position in errors:
+        soft[position] = -soft[position]
+    decoded = _codec.decode(soft)
+    assert decoded.payload == payload
+    assert decoded.bit_errors == len(errors)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
+def test_codec_rejects_random_words(seed: int) -> None:
+    soft = np.random.default_rng(seed).normal(size=_codec.CODE_BITS)
+    assert _codec.decode(soft).payload is None
+
+
+def test_no_false_positives_on_noise_and_photos(photo: Image.Image) -> None:
+    rng = np.random.default_rng(7)
+    for trial in range(12):
+        noise = rng.integers(0, 256, size=(200, 260, 3), dtype=np.uint8)
+        assert not invisible.detect(noise).detected
+        crop = photo.crop((trial * 20, trial * 10, trial * 20 + 300, trial * 10 + 300))
+        assert not invisible.detect(crop, key=os.urandom(8)).detected
+
+
+@pytest.mark.slow
+def test_ten_thousand_codec_trials_without_false_positive() -> None:
+    rng = np.random.default_rng(1)
+    hits = sum(
+        _codec.decode(rng.normal(size=_codec.CODE_BITS)).payload is not None for _ in range(10_000)
+    )
+    assert hits == 0

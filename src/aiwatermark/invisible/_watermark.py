@@ -242,9 +242,7 @@ def detect(image: imageio.ImageSource, key: str | bytes | None = None) -> Detect
                     return Detection(
                         True,
                         decoded.payload,
-                        _statistic.false_positive_bound(
-                            decoded.bit_errors or 0, _max_attempts()
-                        ),
+                        _statistic.false_positive_bound(decoded.bit_errors or 0, _max_attempts()),
                         decoded.bit_errors,
                         aligned.sync_z,
                         *_geometry(geometry, aligned, scale),

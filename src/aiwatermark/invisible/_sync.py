@@ -237,6 +237,12 @@ class Alignment:
     values: np.ndarray  # per pattern bin: folded spectrum · conj(keyed phase), channels combined
 
 
+def _signed(index: np.ndarray) -> np.ndarray:
+    """DFT bin indices 0..T-1 as signed frequencies -T/2..T/2-1."""
+    signed: np.ndarray = np.where(index >= TILE // 2, index - TILE, index)
+    return signed
+
+
 def _surface(q: np.ndarray, pat: Pattern) -> np.ndarray:
     sy, sx = pat.ky[pat.is_sync], pat.kx[pat.is_sync]
     z = np.zeros((TILE, TILE), dtype=np.complex128)
@@ -332,7 +338,8 @@ def align(folded: np.ndarray, pat: Pattern, keep: int = 2) -> list[Alignment]:
         )
         cy, cx = py + dy, px + dx
         sync_z = float((combined[py, px] - combined.mean()) / (combined.std() + 1e-12))
-        shift = np.exp(-2j * np.pi * (pat.ky * cy + pat.kx * cx) / TILE)
+        # Signed frequencies: a fractional shift turns bin -k by the opposite phase of bin k.
+        shift = np.exp(-2j * np.pi * (_signed(pat.ky) * cy + _signed(pat.kx) * cx) / TILE)
         values = np.zeros(pat.ky.size)
         for q in qs:
             v = q * shift * phase
@@ -365,8 +372,7 @@ def scale_search(residual: np.ndarray, pat: Pattern, count: int = 3) -> list[np.
     size = (_fast(OVERSAMPLE * h), _fast(OVERSAMPLE * w))
     spectrum = np.fft.fft2(residual, s=size)
     sync = pat.is_sync
-    ky = np.where(pat.ky > TILE // 2, pat.ky - TILE, pat.ky)[sync]
-    kx = np.where(pat.kx > TILE // 2, pat.kx - TILE, pat.kx)[sync]
+    ky, kx = _signed(pat.ky)[sync], _signed(pat.kx)[sync]
     phase = np.conj(pat.phase[sync])
     grid = TILE // 2
     rows, cols = ky % grid, kx % grid

@@ -37,6 +37,7 @@ whichever is worse, so bits that JPEG would flip get the energy to survive it.""
 LATTICE_CANDIDATES = 4
 SCALE_CANDIDATES = 3
 REFINE_Z = 6.0
+REFINEMENTS = 3
 """Sync peaks above this (noise reaches ~5) are worth refining the lattice around."""
 ORIENTATIONS_TRIED = 2
 
@@ -256,14 +257,18 @@ def _refinements(
     alignment: _sync.Alignment,
     pat: _pattern.Pattern,
 ) -> Iterator[tuple[np.ndarray, _sync.Alignment]]:
-    """The alignment as found, then — if its sync peak is clear — with the lattice refined."""
+    """The alignment as found, then — while its sync peak is clear — with the lattice refined."""
     yield basis, alignment
-    if alignment.sync_z > REFINE_Z:
-        refined = _sync.refine(residuals, basis, alignment, pat)
-        again = _sync.align(_sync.fold(residuals, refined), pat, len(_sync.DIHEDRAL))
-        for candidate in again:
-            if candidate.dihedral == alignment.dihedral:
-                yield refined, candidate
+    for _ in range(REFINEMENTS):
+        if alignment.sync_z <= REFINE_Z:
+            return
+        basis = _sync.refine(residuals, basis, alignment, pat)
+        again = _sync.align(_sync.fold(residuals, basis), pat, len(_sync.DIHEDRAL))
+        same = [a for a in again if a.dihedral == alignment.dihedral]
+        if not same:
+            return
+        alignment = same[0]
+        yield basis, alignment
 
 
 def _jpeg_luma(plane: np.ndarray, quality: int) -> np.ndarray:
@@ -287,7 +292,7 @@ def _soft_bits(
 
 def _max_attempts() -> int:
     """Decoding attempts in the worst case: the union bound's multiplier."""
-    refinements = 2
+    refinements = 1 + REFINEMENTS
     bases = LATTICE_CANDIDATES + 1 + SCALE_CANDIDATES
     return int(bases * ORIENTATIONS_TRIED * refinements * 2**_codec.CHASE_BITS)
 

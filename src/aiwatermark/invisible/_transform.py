@@ -86,14 +86,14 @@ def box_mean(plane: np.ndarray, radius: int) -> np.ndarray:
     if radius <= 0:
         return plane
     size = 2 * radius + 1
-    padded = np.pad(plane, radius, mode="edge").astype(np.float64)
-    c = np.cumsum(padded, axis=0)
-    c = np.concatenate([np.zeros((1, c.shape[1])), c], axis=0)
+    padded = np.pad(plane.astype(np.float32, copy=False), radius, mode="edge")
+    c = np.zeros((padded.shape[0] + 1, padded.shape[1]), dtype=np.float32)
+    np.cumsum(padded, axis=0, out=c[1:])
     rows = c[size:] - c[:-size]
-    c = np.cumsum(rows, axis=1)
-    c = np.concatenate([np.zeros((c.shape[0], 1)), c], axis=1)
-    out = (c[:, size:] - c[:, :-size]) / (size * size)
-    return out.astype(np.float32)
+    c = np.zeros((rows.shape[0], rows.shape[1] + 1), dtype=np.float32)
+    np.cumsum(rows, axis=1, out=c[:, 1:])
+    out: np.ndarray = (c[:, size:] - c[:, :-size]) * np.float32(1.0 / (size * size))
+    return out
 
 
 def _fast_length(n: int) -> int:
@@ -126,13 +126,17 @@ def _smooth_axis(a: np.ndarray, radius: int, axis: int, wrap: bool) -> np.ndarra
     pad = [(0, 0), (0, 0)]
     pad[axis] = (radius, radius)
     padded = np.pad(a, pad, mode="wrap" if wrap else "reflect")
-    c = np.cumsum(padded, axis=axis, dtype=np.float64)
-    zero_shape = list(c.shape)
-    zero_shape[axis] = 1
-    c = np.concatenate([np.zeros(zero_shape), c], axis=axis)
-    hi = np.take(c, np.arange(size, c.shape[axis]), axis=axis)
-    lo = np.take(c, np.arange(0, c.shape[axis] - size), axis=axis)
-    return ((hi - lo) / size).astype(np.float32)
+    shape = list(padded.shape)
+    shape[axis] += 1
+    # float64: the power spectrum spans ten orders of magnitude, and a float32 running sum
+    # would drown the small high-frequency values in the large low-frequency ones.
+    c = np.zeros(shape, dtype=np.float64)
+    np.cumsum(padded, axis=axis, out=c[1:] if axis == 0 else c[:, 1:])
+    n = c.shape[axis]
+    hi = c[size:] if axis == 0 else c[:, size:]
+    lo = c[: n - size] if axis == 0 else c[:, : n - size]
+    out: np.ndarray = ((hi - lo) / size).astype(np.float32)
+    return out
 
 
 class Spectrum:

@@ -89,12 +89,15 @@ def _check(word: np.ndarray) -> tuple[bytes, int] | None:
     return payload, int(np.count_nonzero(codeword != word))
 
 
-def decode(soft: np.ndarray) -> Decoded:
-    """Decode soft values (positive means bit 0) into the payload, or payload=None."""
+def decode(soft: np.ndarray, chase: bool = True) -> Decoded:
+    """Decode soft values (positive means bit 0) into the payload, or payload=None.
+
+    ``chase=False`` tries the hard decision only (for reads that are probably noise).
+    """
     hard = (soft < 0).astype(np.uint8)
     attempts = 0
     least_reliable = np.argsort(np.abs(soft))[:CHASE_BITS]
-    for size in range(CHASE_BITS + 1):
+    for size in range(CHASE_BITS + 1 if chase else 1):
         for flips in combinations(least_reliable, size):
             attempts += 1
             word = hard.copy()

@@ -353,47 +353,108 @@ def align(folded: np.ndarray, pat: Pattern, keep: int = 2) -> list[Alignment]:
 
 
 OVERSAMPLE = 4
+GRID = TILE // 2
 
 
-def scale_search(residual: np.ndarray, pat: Pattern, count: int = 3) -> list[np.ndarray]:
-    """Axis-aligned lattices found by trying every scale coherently (the fallback).
+class Sampler:
+    """Scores candidate lattices without folding, straight from a zero-padded spectrum.
 
-    When the autocorrelation shows nothing — typically luma alone after a resize *and* a
-    JPEG — the tile is still there, just too weak for a second-order statistic. Folding
-    with period P and reading tile bin k is the same as reading the image spectrum at
-    frequency k / P, so one 4× zero-padded FFT lets every candidate period (and its mirror
-    image) be tested against the sync template for the price of a tiny FFT. The offset
-    search runs on a 64² grid (2-pixel steps): enough to tell a peak from noise.
+    Folding with basis V and reading tile bin k is the same as reading the image spectrum at
+    frequency V^-T k. One 4× zero-padded FFT per plane therefore lets any lattice, in any
+    of its 8 orientations, be tested against the sync template for the price of a 64² FFT
+    (the offset search runs on 2-pixel steps: enough to tell a peak from noise).
     """
-    h, w = residual.shape
-    top = min(MAX_PERIOD, min(h, w) / 1.2)
-    if top <= MIN_PERIOD:
-        return []
-    size = (_fast(OVERSAMPLE * h), _fast(OVERSAMPLE * w))
-    spectrum = np.fft.fft2(residual, s=size)
-    sync = pat.is_sync
-    ky, kx = _signed(pat.ky)[sync], _signed(pat.kx)[sync]
-    phase = np.conj(pat.phase[sync])
-    grid = TILE // 2
-    rows, cols = ky % grid, kx % grid
-    centre = np.array([h / 2, w / 2])
 
-    def peak(period: float, mirror: bool) -> float:
-        fy, fx = ky / period, (-kx if mirror else kx) / period
-        ny, nx = np.rint(fy * size[0]), np.rint(fx * size[1])
+    def __init__(self, residuals: list[np.ndarray], pat: Pattern) -> None:
+        h, w = residuals[0].shape
+        self.size = (_fast(OVERSAMPLE * h), _fast(OVERSAMPLE * w))
+        self.spectra = [np.fft.rfft2(r, s=self.size) for r in residuals]
+        sync = pat.is_sync
+        self.bins = np.stack([_signed(pat.ky)[sync], _signed(pat.kx)[sync]])  # (row, col)
+        self.phase = np.conj(pat.phase[sync])
+        self.centre = (h / 2, w / 2)
+
+    def scores(
+        self, bases: np.ndarray, dihedrals: np.ndarray, planes: int | None = None
+    ) -> np.ndarray:
+        """Peak z of the sync correlation for each (lattice, orientation) trial, batched."""
+        d = np.stack(DIHEDRAL)[dihedrals]  # n×2×2
+        k = np.einsum("nji,jb->nib", d, self.bins)  # D^T m: fold bins (row, col), n×2×B
+        inverse_t = np.linalg.inv(bases).transpose(0, 2, 1)  # V^-T, n×2×2
+        f = np.einsum("nij,njb->nib", inverse_t, k[:, ::-1])  # image frequency (x, y)
+        fx, fy = f[:, 0], f[:, 1]
+        valid = (np.abs(fx) < 0.5) & (np.abs(fy) < 0.5)  # beyond Nyquist: aliased, dropped
+        # rfft2 holds fx >= 0 only; the rest is the complex conjugate at -f.
+        flip = fx < 0
+        fx, fy = np.where(flip, -fx, fx), np.where(flip, -fy, fy)
+        ny, nx = np.rint(fy * self.size[0]), np.rint(fx * self.size[1])
         # The nearest bin is a fraction of a bin off; for content spread around the image
         # centre that error is, to first order, a phase ramp we can undo.
         ramp = np.exp(
-            2j * np.pi * ((ny / size[0] - fy) * centre[0] + (nx / size[1] - fx) * centre[1])
+            2j
+            * np.pi
+            * (
+                (ny / self.size[0] - fy) * self.centre[0]
+                + (nx / self.size[1] - fx) * self.centre[1]
+            )
         )
-        values = spectrum[ny.astype(np.int64) % size[0], nx.astype(np.int64) % size[1]] * ramp
-        z = np.zeros((grid, grid), dtype=np.complex128)
-        np.add.at(z, (rows, cols), values * phase)
-        surface = np.fft.fft2(z).real
-        return float((surface.max() - surface.mean()) / (surface.std() + 1e-12))
+        iy = ny.astype(np.int64) % self.size[0]
+        ix = np.minimum(nx.astype(np.int64), self.size[1] // 2)
+        rows, cols = self.bins[0] % GRID, self.bins[1] % GRID
+        combined = np.zeros((len(bases), GRID, GRID))
+        for spectrum in self.spectra[:planes]:
+            values = spectrum[iy, ix] * ramp
+            values = np.where(flip, np.conj(values), values) * self.phase * valid
+            z = np.zeros((len(bases), GRID, GRID), dtype=np.complex128)
+            z[:, rows, cols] = values
+            surface = np.fft.fft2(z).real
+            normed = (surface - surface.mean(axis=(1, 2), keepdims=True)) / (
+                surface.std(axis=(1, 2), keepdims=True) + 1e-12
+            )
+            weight = np.maximum(normed.max(axis=(1, 2)) - 4.5, 0.05)
+            combined += weight[:, None, None] * normed
+        peak = combined.max(axis=(1, 2)) - combined.mean(axis=(1, 2))
+        result: np.ndarray = peak / (combined.std(axis=(1, 2)) + 1e-12)
+        return result
 
-    periods = np.geomspace(MIN_PERIOD, top, int(np.log(top / MIN_PERIOD) / 0.003) + 1)
-    scores = np.array([max(peak(p, False), peak(p, True)) for p in periods])
+    def polish(self, basis: np.ndarray) -> np.ndarray:
+        """The best lattice within ±1.5 % scale and ±1.2° of ``basis``, in any orientation.
+
+        The autocorrelation finds lattices to about a percent and a degree; coherent folding
+        needs a few tenths, so the neighbourhood is searched before folding.
+        """
+        trials = []
+        for scale in np.linspace(0.985, 1.015, 6):
+            for angle in np.radians(np.linspace(-1.2, 1.2, 6)):
+                c, s = np.cos(angle), np.sin(angle)
+                trials.append(np.array([[c, -s], [s, c]]) @ basis * scale)
+        n = len(DIHEDRAL)
+        bases = np.repeat(np.stack(trials), n, axis=0)
+        values = self.scores(bases, np.tile(np.arange(n), len(trials)))
+        return np.asarray(bases[int(np.argmax(values))])
+
+
+def scale_search(sampler: Sampler, shape: tuple[int, int], count: int = 3) -> list[np.ndarray]:
+    """Axis-aligned lattices found by trying every scale coherently (the fallback).
+
+    When the autocorrelation shows nothing — typically luma alone after a resize *and* a
+    JPEG — the tile is still there, just too weak for a second-order statistic; a coherent
+    test of every period (and its mirror image) against the sync template still finds it.
+    """
+    top = min(MAX_PERIOD, min(shape) / 1.2)
+    if top <= MIN_PERIOD:
+        return []
+    periods = np.geomspace(MIN_PERIOD, top, int(np.log(top / MIN_PERIOD) / 0.004) + 1)
+    mirror = 2  # DIHEDRAL[2] negates columns: a horizontal flip
+    bases = np.repeat(periods, 2)[:, None, None] * np.eye(2)
+    orientations = np.tile([0, mirror], len(periods))
+    scores = np.concatenate(
+        [
+            sampler.scores(bases[i : i + 256], orientations[i : i + 256], 1)
+            for i in range(0, len(bases), 256)
+        ]
+    )
+    scores = scores.reshape(-1, 2).max(axis=1)
     chosen: list[float] = []
     for index in np.argsort(scores)[::-1]:
         if all(abs(periods[index] / other - 1) > 0.02 for other in chosen):

@@ -29,23 +29,25 @@ def luma(pixels: np.ndarray) -> np.ndarray:
     return pixels[..., :3].astype(np.float32) @ _LUMA
 
 
-def is_colour(pixels: np.ndarray) -> bool:
-    """True unless the image is grey (one channel, or R = G = B within JPEG noise)."""
+def is_grey(pixels: np.ndarray) -> bool:
+    """True for one channel, or R = G = B up to rounding (a black-and-white photo in RGB)."""
     if pixels.ndim == 2:
-        return False
-    sample = pixels[:: max(1, pixels.shape[0] // 128), :: max(1, pixels.shape[1] // 128)]
+        return True
+    sample = pixels[:: max(1, pixels.shape[0] // 128), :: max(1, pixels.shape[1] // 128), :3]
     spread = sample.max(axis=2).astype(np.int16) - sample.min(axis=2)
-    return bool(np.mean(spread) > 3.0)
+    return bool(np.mean(spread) < 2.0)
 
 
 def planes(pixels: np.ndarray) -> list[np.ndarray]:
-    """The planes the watermark lives in: luma, plus Cb chroma for colour images.
+    """The planes the watermark lives in: luma, plus a chroma plane for RGB images.
 
     Chroma carries a share of the energy because photos have far less chroma detail than
-    luma detail, so the same distortion is many times easier to detect there — which is
-    what survives heavy crops. JPEG discards most of it, so luma carries the rest.
+    luma detail (none at all in a black-and-white photo stored as RGB), so the same
+    distortion is many times easier to detect there — which is what survives heavy crops,
+    rotation and aspect changes. JPEG discards most of it, so luma carries the rest.
+    Single-channel (L) images have luma only.
     """
-    if not is_colour(pixels):
+    if pixels.ndim == 2:
         return [luma(pixels)]
     rgb = pixels[..., :3].astype(np.float32)
     return [rgb @ _LUMA, rgb @ _CHROMA]

@@ -24,6 +24,9 @@ AMPLITUDE = 1.95
 
 CHROMA_SHARE = 0.3
 """Fraction of the distortion budget spent in chroma on colour images (see ``planes``)."""
+CHROMA_SHARE_GREY = 0.12
+"""The same for black-and-white content stored as RGB: with no chroma detail to compete
+with, a small share is already easy to find, and luma keeps more for surviving JPEG."""
 
 _ROWS_PER_BLOCK = 256
 
@@ -150,10 +153,11 @@ def embed(
     coded = _codec.encode(payload)
     reps = (-(-work_h // _pattern.TILE), -(-work_w // _pattern.TILE))
     envelope = (AMPLITUDE * strength) * _mask.strength_map(work_luma)
-    if not _transform.is_colour(pixels):
-        luma_gain, chroma_gain = 1.0, 0.0
+    if pixels.ndim == 2:
+        share = 0.0
     else:
-        luma_gain, chroma_gain = math.sqrt(1 - CHROMA_SHARE), math.sqrt(CHROMA_SHARE)
+        share = CHROMA_SHARE_GREY if _transform.is_grey(pixels) else CHROMA_SHARE
+    luma_gain, chroma_gain = math.sqrt(1 - share), math.sqrt(share)
     gains = np.ones(_codec.CODE_BITS)
     expected = _pattern.signs(pat, coded)
     for _ in range(INFORMED_PASSES):
@@ -224,10 +228,12 @@ def detect(image: imageio.ImageSource, key: str | bytes | None = None) -> Detect
         yield np.eye(2) * _pattern.TILE
         tried = [np.eye(2) * _pattern.TILE]
         acfs = [spectrum.autocorrelation() for spectrum in spectra]
+        sampler = _sync.Sampler(residuals, pat)
         for basis in _sync.lattices(acfs, max_lag, LATTICE_CANDIDATES):
+            basis = sampler.polish(basis)
             tried.append(basis)
             yield basis
-        for basis in _sync.scale_search(residuals[0], pat, SCALE_CANDIDATES):
+        for basis in _sync.scale_search(sampler, (work_h, work_w), SCALE_CANDIDATES):
             if not any(np.allclose(basis, other, rtol=0.01) for other in tried):
                 yield basis
 
@@ -238,7 +244,11 @@ def detect(image: imageio.ImageSource, key: str | bytes | None = None) -> Detect
                 soft = np.bincount(
                     pat.bit_of[pat_message], weights=aligned.values[pat_message], minlength=255
                 )
-                decoded = _codec.decode(soft * (1.0 - 2.0 * pat.scramble))
+                # Chase decoding only where the template clearly locked: on noise it would
+                # just multiply the attempts (and the time).
+                decoded = _codec.decode(
+                    soft * (1.0 - 2.0 * pat.scramble), chase=aligned.sync_z > REFINE_Z
+                )
                 if decoded.payload is not None:
                     return Detection(
                         True,

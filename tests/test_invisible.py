@@ -123,8 +123,10 @@ def test_payload_must_be_eight_bytes(photo: Image.Image, payload: object) -> Non
 def test_bad_key_and_strength(photo: Image.Image) -> None:
     with pytest.raises(aiwatermark.PayloadError):
         invisible.embed(photo, PAYLOAD, key="")
-    with pytest.raises(aiwatermark.PayloadError):
+    with pytest.raises(aiwatermark.InvalidArgumentError):
         invisible.embed(photo, PAYLOAD, strength=0)
+    with pytest.raises(aiwatermark.InvalidArgumentError):
+        invisible.embed(photo, PAYLOAD, strength="1")  # type: ignore[arg-type]
 
 
 def test_too_small_is_refused() -> None:

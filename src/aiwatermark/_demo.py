@@ -18,8 +18,7 @@ def share_like_a_platform(data: bytes) -> bytes:
     image = imageio.open(data)
     image.thumbnail((SHARED_SIZE, SHARED_SIZE))
     image.info = {}  # Pillow would otherwise carry the ICC profile and XMP along
-    return imageio.encode(image, "JPEG", quality=SHARED_QUALITY, keep_metadata=False,
-                          subsampling=2)
+    return imageio.encode(image, "JPEG", quality=SHARED_QUALITY, keep_metadata=False, subsampling=2)
 
 
 def run_demo(out_dir: Path, out: TextIO) -> None:
@@ -29,9 +28,7 @@ def run_demo(out_dir: Path, out: TextIO) -> None:
     marked_path = out_dir / "sample-marked.jpg"
     shared_path = out_dir / "sample-shared.jpg"
 
-    result = _pipeline.mark(
-        sample, marked_path, generator="aiwatermark demo", overwrite=True
-    )
+    result = _pipeline.mark(sample, marked_path, generator="aiwatermark demo", overwrite=True)
     store = open_store(None)
     where = store.path if isinstance(store, SQLiteManifestStore) else store
     width, height = imageio.open(sample).size

@@ -74,8 +74,10 @@ class MarkResult:
         }
 
     def __repr__(self) -> str:
-        where = f"path={str(self.path)!r}" if self.path is not None else (
-            f"data=<{len(self.data or b'')} bytes>"
+        where = (
+            f"path={str(self.path)!r}"
+            if self.path is not None
+            else (f"data=<{len(self.data or b'')} bytes>")
         )
         return (
             f"MarkResult({where}, format={self.format!r}, content_id={self.content_id!r}, "
@@ -137,7 +139,7 @@ def mark(
             too small for the watermark (``ImageTooSmallError``), ``dst`` exists
             (``OutputExistsError``), or signing or the store failed (``SigningError``,
             ``KeyFileError``, ``StoreError``).
-        ValueError: ``label`` cannot be drawn (empty, or glyphs the font lacks).
+        InvalidArgumentError: ``label`` cannot be drawn (empty, or glyphs the font lacks).
 
     Example:
         >>> import aiwatermark, tempfile, pathlib
@@ -256,8 +258,9 @@ def verify(
     embedded: provenance.ProvenanceReport | None = None
     disclosure: metadata.Disclosure | None = None
     if data is not None:
-        embedded = _layer(notes, "C2PA", provenance.read_provenance, data,
-                          trust_anchors=trust_anchors)
+        embedded = _layer(
+            notes, "C2PA", provenance.read_provenance, data, trust_anchors=trust_anchors
+        )
         disclosure = _layer(notes, "metadata", metadata.read_disclosure, data)
     else:
         notes.append("C2PA and metadata not read: decoded pixels carry no file metadata")
@@ -273,13 +276,24 @@ def verify(
     ):
         manifest_store = open_store(store)
         # An unreachable store must not hide what the image itself says.
-        manifest = _layer(notes, "manifest store", manifest_store.get, detection.payload) if (
-            manifest_store is not None
-        ) else None
+        manifest = (
+            _layer(notes, "manifest store", manifest_store.get, detection.payload)
+            if (manifest_store is not None)
+            else None
+        )
         if manifest is not None:
-            asset = data if data is not None else imageio.encode(image, "PNG")
-            recovered = _layer(notes, "recovered C2PA", provenance.read_provenance, asset,
-                               trust_anchors=trust_anchors, manifest=manifest)
+            # A recovered manifest is judged on its signature and claim; its hash of the
+            # original bytes cannot match these pixels anyway, so decoded pixels need no
+            # full re-encode: any small valid image stands in for them.
+            asset = data if data is not None else imageio.encode(Image.new("RGB", (1, 1)), "PNG")
+            recovered = _layer(
+                notes,
+                "recovered C2PA",
+                provenance.read_provenance,
+                asset,
+                trust_anchors=trust_anchors,
+                manifest=manifest,
+            )
     return build_report(
         source=name,
         embedded=embedded,

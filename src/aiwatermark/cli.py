@@ -28,7 +28,7 @@ from typing import TextIO
 from PIL import Image
 
 from . import __version__, _pipeline, imageio, keys, provenance, visible
-from .errors import AiWatermarkError
+from .errors import AiWatermarkError, InvalidArgumentError
 
 _EXIT_OK, _EXIT_FAILED, _EXIT_USAGE = 0, 1, 2
 _MARKABLE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".png", ".webp"}
@@ -100,7 +100,9 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     mark = commands.add_parser(
-        "mark", help="mark images as AI-generated", epilog=_MARK_EPILOG,
+        "mark",
+        help="mark images as AI-generated",
+        epilog=_MARK_EPILOG,
         formatter_class=formatter,
         description="Apply every disclosure layer to each INPUT and write the marked copies.",
     )
@@ -109,47 +111,81 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("-o", "--output", metavar="OUTPUT", help="output file (one INPUT only)")
     where.add_argument("--out-dir", metavar="DIR", help="folder for the marked copies")
     text = mark.add_mutually_exclusive_group()
-    text.add_argument("--label", default="AI-generated", metavar="TEXT",
-                      help='visible label text (default: "AI-generated")')
+    text.add_argument(
+        "--label",
+        default="AI-generated",
+        metavar="TEXT",
+        help='visible label text (default: "AI-generated")',
+    )
     text.add_argument("--no-label", action="store_true", help="no visible label")
     mark.add_argument("--no-watermark", action="store_true", help="no invisible watermark")
     mark.add_argument("--no-c2pa", action="store_true", help="no C2PA Content Credentials")
-    mark.add_argument("--generator", metavar="NAME",
-                      help='the AI system that made the image, e.g. "SDXL 1.0"')
+    mark.add_argument(
+        "--generator", metavar="NAME", help='the AI system that made the image, e.g. "SDXL 1.0"'
+    )
     mark.add_argument("--cert", metavar="PEM", help="signing certificate chain (PEM)")
     mark.add_argument("--private-key", metavar="PEM", help="private key of --cert (PEM)")
-    mark.add_argument("--key", metavar="SECRET",
-                      help="watermark key (default: $AIWATERMARK_KEY, else the public key)")
-    mark.add_argument("--likeness", metavar="FILE.json",
-                      help="likeness consent record for a digital twin (JSON)")
-    mark.add_argument("--jobs", "-j", type=int, default=1, metavar="N",
-                      help="images marked in parallel (0 = one per CPU; default 1)")
-    mark.add_argument("--overwrite", action="store_true",
-                      help="replace existing outputs (and inputs, when written in place)")
+    mark.add_argument(
+        "--key",
+        metavar="SECRET",
+        help="watermark key (default: $AIWATERMARK_KEY, else the public key)",
+    )
+    mark.add_argument(
+        "--likeness", metavar="FILE.json", help="likeness consent record for a digital twin (JSON)"
+    )
+    mark.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        default=1,
+        metavar="N",
+        help="images marked in parallel (0 = one per CPU; default 1)",
+    )
+    mark.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace existing outputs (and inputs, when written in place)",
+    )
     mark.set_defaults(run=_run_mark)
 
     verify = commands.add_parser(
-        "verify", help="check which AI disclosures an image carries", epilog=_VERIFY_EPILOG,
+        "verify",
+        help="check which AI disclosures an image carries",
+        epilog=_VERIFY_EPILOG,
         formatter_class=formatter,
         description="Read every disclosure layer of each FILE and report the verdict.",
     )
     verify.add_argument("inputs", nargs="+", metavar="FILE", help="files, folders or globs")
     verify.add_argument("--json", action="store_true", help="one JSON object per line per file")
-    verify.add_argument("--trust-anchors", metavar="PEM",
-                        help="CA certificates whose signers count as trusted (PEM)")
-    verify.add_argument("--key", metavar="SECRET",
-                        help="watermark key used when marking (default: $AIWATERMARK_KEY)")
-    verify.add_argument("--require-disclosure", action="store_true",
-                        help="exit 1 when a file carries no AI disclosure")
+    verify.add_argument(
+        "--trust-anchors",
+        metavar="PEM",
+        help="CA certificates whose signers count as trusted (PEM)",
+    )
+    verify.add_argument(
+        "--key",
+        metavar="SECRET",
+        help="watermark key used when marking (default: $AIWATERMARK_KEY)",
+    )
+    verify.add_argument(
+        "--require-disclosure",
+        action="store_true",
+        help="exit 1 when a file carries no AI disclosure",
+    )
     verify.set_defaults(run=_run_verify)
 
     keys_cmd = commands.add_parser(
-        "keys", help="manage the local signing identity", epilog=_KEYS_EPILOG,
-        formatter_class=formatter, description="Manage the local development signing identity.",
+        "keys",
+        help="manage the local signing identity",
+        epilog=_KEYS_EPILOG,
+        formatter_class=formatter,
+        description="Manage the local development signing identity.",
     )
     keys_sub = keys_cmd.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
     init = keys_sub.add_parser(
-        "init", help="create the development signing identity", epilog=_KEYS_EPILOG,
+        "init",
+        help="create the development signing identity",
+        epilog=_KEYS_EPILOG,
         formatter_class=formatter,
         description="Create a self-signed development certificate and key for C2PA signing.",
     )
@@ -157,13 +193,19 @@ def _parser() -> argparse.ArgumentParser:
     init.set_defaults(run=_run_keys_init)
 
     demo = commands.add_parser(
-        "demo", help="mark a sample image, share it, and verify both", epilog=_DEMO_EPILOG,
+        "demo",
+        help="mark a sample image, share it, and verify both",
+        epilog=_DEMO_EPILOG,
         formatter_class=formatter,
         description="Mark the bundled sample, make a re-encoded 'shared' copy with its "
         "metadata stripped, and show what verification finds in each.",
     )
-    demo.add_argument("--out-dir", default="aiwatermark-demo", metavar="DIR",
-                      help="where to write the images (default: ./aiwatermark-demo)")
+    demo.add_argument(
+        "--out-dir",
+        default="aiwatermark-demo",
+        metavar="DIR",
+        help="where to write the images (default: ./aiwatermark-demo)",
+    )
     demo.set_defaults(run=_run_demo)
     return parser
 
@@ -186,8 +228,10 @@ def _expand(arguments: Iterable[str]) -> list[_Input]:
         path = Path(argument)
         if path.is_dir():
             files = sorted(
-                p for p in path.rglob("*")
-                if p.is_file() and p.suffix.lower() in imageio.SUFFIX_FORMATS
+                p
+                for p in path.rglob("*")
+                if p.is_file()
+                and p.suffix.lower() in imageio.SUFFIX_FORMATS
                 and not any(part.startswith(".") for part in p.relative_to(path).parts)
             )
             if not files:
@@ -269,7 +313,8 @@ def _signer_for(options: _MarkOptions) -> keys.Signer | bool:
 def _mark_one(src: Path, dst: Path, options: _MarkOptions) -> tuple[str | None, str]:
     """Mark one file; returns (content ID, layers) or raises AiWatermarkError."""
     result = _pipeline.mark(
-        src, dst,
+        src,
+        dst,
         label=options.label,
         watermark=options.watermark,
         key=options.key,
@@ -301,7 +346,7 @@ def _check_label(text: str) -> None:
     """Reject a label that cannot be drawn once, before every file fails for it."""
     try:
         visible.add_label(Image.new("RGB", (1024, 1024), "grey"), text)
-    except (ValueError, TypeError) as exc:
+    except InvalidArgumentError as exc:
         raise _UsageError(f"--label {text!r}: {exc}") from None
 
 
@@ -381,8 +426,7 @@ def _run_mark(args: argparse.Namespace) -> int:
         context = multiprocessing.get_context("spawn")
         with concurrent.futures.ProcessPoolExecutor(min(jobs, len(todo)), context) as pool:
             futures = {
-                pool.submit(_mark_one_safely, src, dst, options): (src, dst)
-                for src, dst in todo
+                pool.submit(_mark_one_safely, src, dst, options): (src, dst) for src, dst in todo
             }
             for future in concurrent.futures.as_completed(futures):
                 src, dst = futures[future]
@@ -408,7 +452,7 @@ def _run_mark(args: argparse.Namespace) -> int:
 def _without_name(message: str, src: Path) -> str:
     """Drop the leading file name from an error message that is already listed by name."""
     prefix = f"{imageio.describe(src)}: "
-    return message[len(prefix):] if message.startswith(prefix) else message
+    return message[len(prefix) :] if message.startswith(prefix) else message
 
 
 # --- verify -------------------------------------------------------------------------------

@@ -16,6 +16,14 @@ class AiWatermarkError(Exception):
     """Base class of every error aiwatermark raises on purpose."""
 
 
+class InvalidArgumentError(AiWatermarkError, ValueError, TypeError):
+    """An argument has the wrong type or value (a label position, an opacity, a limit...).
+
+    It is also a ``ValueError`` and a ``TypeError``, so code written against Python's usual
+    argument errors keeps working.
+    """
+
+
 class UnsupportedImageError(AiWatermarkError):
     """The input is not an image format we can read or write (or not an image at all)."""
 
@@ -65,6 +73,7 @@ __all__ = [
     "CorruptImageError",
     "ImageTooLargeError",
     "ImageTooSmallError",
+    "InvalidArgumentError",
     "KeyFileError",
     "MetadataError",
     "OutputExistsError",

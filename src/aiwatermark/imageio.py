@@ -46,6 +46,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from .errors import (
     CorruptImageError,
     ImageTooLargeError,
+    InvalidArgumentError,
     OutputExistsError,
     UnsupportedImageError,
 )
@@ -56,7 +57,14 @@ ImageSource = Union[str, "os.PathLike[str]", bytes, bytearray, IO[bytes], Image.
 DEFAULT_MAX_PIXELS = 150_000_000
 """Default decompression-bomb limit: 150 megapixels (an 8K square image is 67 MP)."""
 
-_max_pixels = int(os.environ.get("AIWATERMARK_MAX_PIXELS", DEFAULT_MAX_PIXELS))
+
+def _limit_from_environment() -> int:
+    # A bad value must not make `import aiwatermark` (and so the CLI) unusable.
+    value = os.environ.get("AIWATERMARK_MAX_PIXELS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else DEFAULT_MAX_PIXELS
+
+
+_max_pixels = _limit_from_environment()
 
 SUFFIX_FORMATS = {
     ".jpg": "JPEG",
@@ -100,8 +108,8 @@ def set_max_pixels(limit: int) -> None:
         >>> imageio.set_max_pixels(imageio.DEFAULT_MAX_PIXELS)
     """
     global _max_pixels
-    if int(limit) <= 0:
-        raise ValueError("the pixel limit must be a positive number of pixels")
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
+        raise InvalidArgumentError(f"the pixel limit must be a positive number, not {limit!r}")
     _max_pixels = int(limit)
 
 
@@ -351,6 +359,8 @@ def format_for(path: str | os.PathLike[str], format: str | None = None) -> str:
         >>> imageio.format_for("out.JPG")
         'JPEG'
     """
+    if format is not None and not isinstance(format, str):
+        raise InvalidArgumentError(f"format must be a name such as 'JPEG', not {format!r}")
     if format:
         fmt = format.upper().replace("JPG", "JPEG")
         if fmt not in FORMAT_MIME:
@@ -393,7 +403,12 @@ def encode(
         params.update(quality=quality, subsampling=0, optimize=False)
     elif fmt in ("WEBP", "AVIF"):
         params.update(quality=quality)
-    if keep_metadata:
+    if not keep_metadata:
+        # Pillow falls back to image.info for anything not passed; say "none" explicitly.
+        params.update(icc_profile=None, exif=b"")
+        if fmt in ("JPEG", "WEBP", "AVIF"):
+            params["xmp"] = b""
+    else:
         for key in ("icc_profile", "exif", "xmp"):
             value = image.info.get(key)
             if value and fmt in ("JPEG", "WEBP", "PNG", "TIFF", "AVIF"):

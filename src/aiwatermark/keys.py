@@ -51,6 +51,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from .errors import KeyFileError, SigningError
+from .store import HOME_ENV
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -59,9 +60,6 @@ ALGORITHMS = ("es256", "es384", "es512", "ps256", "ps384", "ps512", "ed25519")
 
 DEV_ORGANIZATION = "aiwatermark development (not trusted)"
 """Organization (O) of the development CA and signing certificate."""
-
-HOME_ENV = "AIWATERMARK_HOME"
-"""Environment variable that replaces the per-user config directory (tests, CI, containers)."""
 
 _CURVES = {"es256": "secp256r1", "es384": "secp384r1", "es512": "secp521r1"}
 

@@ -239,9 +239,11 @@ def build_report(
         evidence.append(f"metadata: {kind} in {places}")
         claims.append(True)
 
-    bindings = [] if manifest is None or not sound else [
-        b.value for b in manifest.soft_bindings if b.alg == SOFT_BINDING_ALG
-    ]
+    bindings = (
+        []
+        if manifest is None or not sound
+        else [b.value for b in manifest.soft_bindings if b.alg == SOFT_BINDING_ALG]
+    )
     consistent = None if payload is None or not bindings else payload in bindings
     likeness = manifest.likeness if manifest is not None and sound else None
 
@@ -255,9 +257,9 @@ def build_report(
         manifest_origin=origin,
         content_id=None if payload is None else payload.hex(),
         likeness=likeness,
-        likeness_expired=None if likeness is None or manifest is None else (
-            manifest.consent_expired
-        ),
+        likeness_expired=None
+        if likeness is None or manifest is None
+        else (manifest.consent_expired),
         provenance=manifest,
         watermark=watermark,
         label=label,

@@ -60,9 +60,7 @@ class ManifestStore(Protocol):
         True
     """
 
-    def put(
-        self, payload: bytes, manifest: bytes, meta: Mapping[str, str] | None = None
-    ) -> None:
+    def put(self, payload: bytes, manifest: bytes, meta: Mapping[str, str] | None = None) -> None:
         """Save ``manifest`` under ``payload`` (replacing any earlier one)."""
 
     def get(self, payload: bytes) -> bytes | None:
@@ -144,9 +142,7 @@ class SQLiteManifestStore:
         self._conn, self._pid = conn, os.getpid()
         return conn
 
-    def put(
-        self, payload: bytes, manifest: bytes, meta: Mapping[str, str] | None = None
-    ) -> None:
+    def put(self, payload: bytes, manifest: bytes, meta: Mapping[str, str] | None = None) -> None:
         """Save ``manifest`` under the watermark ``payload``, replacing an earlier entry.
 
         Example:

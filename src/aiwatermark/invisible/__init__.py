@@ -1,9 +1,10 @@
 """Invisible watermark: a keyed, blind, robust mark carrying a 64-bit payload.
 
-The payload (plus version and CRC-24, BCH-coded to 255 bits) is spread over the mid-band
-spectrum of a 128-pixel periodic tile added to luma, scaled by a perceptual mask. Detection
-re-synchronises from the tile's autocorrelation lattice (so resizing, aspect changes,
-rotation, flips and crops are undone), folds the image into one tile and decodes. Modules:
+The payload (plus a version and a CRC-5, BCH-coded to 255 bits) is spread over the mid-band
+spectrum of a 128-pixel periodic tile added to luma and chroma, scaled by a perceptual mask.
+Detection re-synchronises (untouched geometry, then the tile's autocorrelation lattice, then
+a coherent scale search), so resizing, aspect changes, rotation, flips and crops are undone;
+it folds the image into one tile and decodes. See docs/watermark.md. Modules:
 ``_codec`` (payload and BCH), ``_pattern`` (keyed tile), ``_transform`` (luma, resampling,
 whitened spectrum), ``_sync`` (lattice, folding, orientation), ``_mask`` (perceptual
 strength), ``_statistic`` (false-positive bound).

@@ -71,11 +71,11 @@ def encode(payload: bytes) -> np.ndarray:
 @dataclass(frozen=True)
 class Decoded:
     payload: bytes | None
-    bit_errors: int | None
-    attempts: int
+    bit_errors: int | None  # against the hard decisions, Chase flips included
 
 
-def _check(word: np.ndarray) -> tuple[bytes, int] | None:
+def _check(word: np.ndarray) -> tuple[bytes, np.ndarray] | None:
+    """(payload, corrected codeword) if ``word`` decodes to a valid message, else None."""
     bch = code(T)
     result = bch.decode(word)
     if result is None:
@@ -85,8 +85,7 @@ def _check(word: np.ndarray) -> tuple[bytes, int] | None:
     body, crc = message[: VERSION_BITS + PAYLOAD_BITS], message[VERSION_BITS + PAYLOAD_BITS :]
     if _bits_to_int(body[:VERSION_BITS]) != VERSION or _bits_to_int(crc) != crc5(body):
         return None
-    payload = np.packbits(body[VERSION_BITS:]).tobytes()
-    return payload, int(np.count_nonzero(codeword != word))
+    return np.packbits(body[VERSION_BITS:]).tobytes(), codeword
 
 
 def decode(soft: np.ndarray, chase: bool = True) -> Decoded:
@@ -95,16 +94,13 @@ def decode(soft: np.ndarray, chase: bool = True) -> Decoded:
     ``chase=False`` tries the hard decision only (for reads that are probably noise).
     """
     hard = (soft < 0).astype(np.uint8)
-    attempts = 0
     least_reliable = np.argsort(np.abs(soft))[:CHASE_BITS]
     for size in range(CHASE_BITS + 1 if chase else 1):
         for flips in combinations(least_reliable, size):
-            attempts += 1
             word = hard.copy()
             word[list(flips)] ^= 1
             checked = _check(word)
             if checked is not None:
-                payload, _ = checked
-                errors = int(np.count_nonzero(encode(payload) != hard))
-                return Decoded(payload, errors, attempts)
-    return Decoded(None, None, attempts)
+                payload, codeword = checked
+                return Decoded(payload, int(np.count_nonzero(codeword != hard)))
+    return Decoded(None, None)

@@ -2,10 +2,10 @@
 
 On an unmarked image (or one read with the wrong key) the 255 recovered bits are independent
 fair coins. A decoding attempt succeeds only if that random word lies within ``e`` bits of one
-of the 2^91 BCH codewords *and* the decoded message carries version 0 and a matching CRC-24.
+of the 2^71 BCH codewords *and* the decoded message carries version 0 and a matching CRC-5.
 So for one attempt
 
-    P(success with <= e corrections) = 2^91 * V(255, e) / 2^255 * 2^-(3 + 24)
+    P(success with <= e corrections) = 2^71 * V(255, e) / 2^255 * 2^-(2 + 5)
 
 where V(n, e) is the volume of a Hamming ball. Multiplying by the number of attempts (geometry
 candidates × Chase flips) gives a union bound on the false-positive probability.

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._pattern import TILE, Pattern
-from ._transform import box_mean
+from ._transform import box_mean, fast_length
 
 MIN_LAG = 20
 MIN_PERIOD = 40.0
@@ -183,10 +183,11 @@ def _parabola(left: float, centre: float, right: float) -> float:
     return float(np.clip(0.5 * (left - right) / denom, -0.5, 0.5))
 
 
-def fold(residuals: list[np.ndarray], basis: np.ndarray, size: int = TILE) -> np.ndarray:
-    """Average each plane modulo the lattice into a size×size tile (bilinear splatting)."""
+def fold(residuals: list[np.ndarray], basis: np.ndarray) -> np.ndarray:
+    """Average each plane modulo the lattice into a T×T tile (bilinear splatting): C×T×T."""
+    size = TILE
     h, w = residuals[0].shape
-    if size == TILE and np.array_equal(basis, np.eye(2) * TILE):
+    if np.array_equal(basis, np.eye(2) * TILE):
         return _fold_aligned(residuals)
     inverse = (np.linalg.inv(basis) * size).astype(np.float32)
     xs = np.arange(w, dtype=np.float32)
@@ -252,20 +253,30 @@ def _surface(q: np.ndarray, pat: Pattern) -> np.ndarray:
     return np.fft.fft2(z).real
 
 
-def _sync_offset(folded: np.ndarray, pat: Pattern, dihedral: int) -> tuple[float, float, float]:
-    """(row, col, peak z) of the sync template in planes folded under a known orientation."""
-    spectra = np.fft.fft2(folded)
-    source = (DIHEDRAL[dihedral].T @ np.stack([pat.ky, pat.kx])) % TILE
+def _locate(qs: np.ndarray, pat: Pattern) -> tuple[float, float, float]:
+    """(row, col, peak z) of the sync template, from each plane's values at the pattern bins.
+
+    Planes are weighted by how clearly each shows the template on its own, so a plane an
+    attack wiped out (chroma after JPEG) adds almost no noise.
+    """
     combined = np.zeros((TILE, TILE))
-    for spectrum in spectra:
-        surface = _surface(spectrum[source[0], source[1]], pat)
+    for q in qs:
+        surface = _surface(q, pat)
         normed = (surface - surface.mean()) / (surface.std() + 1e-12)
         combined += max(float(normed.max()) - 4.5, 0.05) * normed
-    py, px = np.unravel_index(int(np.argmax(combined)), combined.shape)
+    peak = np.unravel_index(int(np.argmax(combined)), combined.shape)
+    py, px = int(peak[0]), int(peak[1])
     dy = _parabola(combined[(py - 1) % TILE, px], combined[py, px], combined[(py + 1) % TILE, px])
     dx = _parabola(combined[py, (px - 1) % TILE], combined[py, px], combined[py, (px + 1) % TILE])
     z = float((combined[py, px] - combined.mean()) / (combined.std() + 1e-12))
     return py + dy, px + dx, z
+
+
+def _oriented(folded: np.ndarray, pat: Pattern, dihedral: int) -> np.ndarray:
+    """Each plane's folded spectrum at the pattern bins, read in one of the 8 orientations."""
+    source = (DIHEDRAL[dihedral].T @ np.stack([pat.ky, pat.kx])) % TILE
+    values: np.ndarray = np.fft.fft2(folded)[:, source[0], source[1]]
+    return values
 
 
 def refine(
@@ -292,7 +303,7 @@ def refine(
         # Folding a half in place moves the origin to its corner; undo that shift.
         shift = inverse @ np.array([cols.start, rows.start], dtype=float)
         folded = fold([r[rows, cols] for r in residuals], basis)
-        cy, cx, z = _sync_offset(folded, pat, alignment.dihedral)
+        cy, cx, z = _locate(_oriented(folded, pat, alignment.dihedral), pat)
         if z < 4.5:
             continue
         local = d.T @ (np.array([cy, cx]) - np.array(alignment.offset))  # fold (row, col)
@@ -312,32 +323,15 @@ def refine(
 def align(folded: np.ndarray, pat: Pattern, keep: int = 2) -> list[Alignment]:
     """Best orientations of the folded planes against the sync template, strongest first.
 
-    Planes are weighted by how clearly each shows the template, and their bin values are
-    combined by maximal-ratio combining (signal over noise variance, both measured on the
-    sync bins), so a plane an attack wiped out (chroma after JPEG) adds almost no noise.
+    The planes' bin values are combined by maximal-ratio combining (signal over noise
+    variance, both measured on the sync bins), so a plane an attack wiped out adds almost
+    no noise.
     """
-    spectra = np.fft.fft2(folded)
-    bins = np.stack([pat.ky, pat.kx])
     phase = np.conj(pat.phase)
     results = []
-    for index, d in enumerate(DIHEDRAL):
-        source = (d.T @ bins) % TILE
-        qs = spectra[:, source[0], source[1]]
-        surfaces = [_surface(q, pat) for q in qs]
-        combined = np.zeros((TILE, TILE))
-        for surface in surfaces:
-            normed = (surface - surface.mean()) / (surface.std() + 1e-12)
-            combined += max(float(normed.max()) - 4.5, 0.05) * normed
-        peak = np.unravel_index(int(np.argmax(combined)), combined.shape)
-        py, px = int(peak[0]), int(peak[1])
-        dy = _parabola(
-            combined[(py - 1) % TILE, px], combined[py, px], combined[(py + 1) % TILE, px]
-        )
-        dx = _parabola(
-            combined[py, (px - 1) % TILE], combined[py, px], combined[py, (px + 1) % TILE]
-        )
-        cy, cx = py + dy, px + dx
-        sync_z = float((combined[py, px] - combined.mean()) / (combined.std() + 1e-12))
+    for index in range(len(DIHEDRAL)):
+        qs = _oriented(folded, pat, index)
+        cy, cx, sync_z = _locate(qs, pat)
         # Signed frequencies: a fractional shift turns bin -k by the opposite phase of bin k.
         shift = np.exp(-2j * np.pi * (_signed(pat.ky) * cy + _signed(pat.kx) * cx) / TILE)
         values = np.zeros(pat.ky.size)
@@ -367,7 +361,7 @@ class Sampler:
 
     def __init__(self, residuals: list[np.ndarray], pat: Pattern) -> None:
         h, w = residuals[0].shape
-        self.size = (_fast(OVERSAMPLE * h), _fast(OVERSAMPLE * w))
+        self.size = (fast_length(OVERSAMPLE * h), fast_length(OVERSAMPLE * w))
         self.spectra = [np.fft.rfft2(r, s=self.size) for r in residuals]
         sync = pat.is_sync
         self.bins = np.stack([_signed(pat.ky)[sync], _signed(pat.kx)[sync]])  # (row, col)
@@ -462,18 +456,3 @@ def scale_search(sampler: Sampler, shape: tuple[int, int], count: int = 3) -> li
         if len(chosen) == count:
             break
     return [np.eye(2) * period for period in chosen]
-
-
-def _fast(n: int) -> int:
-    while max(_largest_factor(n), 1) > 5:
-        n += 1
-    return n
-
-
-def _largest_factor(n: int) -> int:
-    largest = 1
-    for p in (2, 3, 5):
-        while n % p == 0:
-            n //= p
-            largest = p
-    return n if n > 1 else largest

@@ -98,7 +98,7 @@ def box_mean(plane: np.ndarray, radius: int) -> np.ndarray:
     return out
 
 
-def _fast_length(n: int) -> int:
+def fast_length(n: int) -> int:
     """Smallest 2^a·3^b·5^c >= n (quick FFT sizes)."""
     best = 1 << (n - 1).bit_length()
     p5 = 1
@@ -157,7 +157,7 @@ class Spectrum:
         centred = plane - plane.mean()
         window = np.outer(_tukey(h), _tukey(w))
         self.window = window
-        self.size = (_fast_length(h + max_lag), _fast_length(w + max_lag))
+        self.size = (fast_length(h + max_lag), fast_length(w + max_lag))
         spectrum = np.fft.rfft2(centred * window, s=self.size)
         power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)
         envelope = power

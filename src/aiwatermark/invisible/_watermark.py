@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 
 from .. import imageio
-from ..errors import ImageTooSmallError, PayloadError
+from ..errors import ImageTooSmallError, InvalidArgumentError, PayloadError
 from . import _codec, _mask, _pattern, _statistic, _sync, _transform
 
 PAYLOAD_BITS = _codec.PAYLOAD_BITS
@@ -133,8 +133,12 @@ def embed(
     """
     payload = _check_payload(payload)
     pat = _pattern.pattern(_check_key(key))
-    if not (0.0 < strength <= 10.0) or not math.isfinite(strength):
-        raise PayloadError(f"strength must be in (0, 10], got {strength}")
+    if (
+        not isinstance(strength, (int, float))
+        or isinstance(strength, bool)
+        or not (0.0 < strength <= 10.0)
+    ):
+        raise InvalidArgumentError(f"strength must be a number in (0, 10], not {strength!r}")
     opened = imageio.open(image)
     colour, alpha = imageio.split_alpha(opened)
     width, height = colour.size

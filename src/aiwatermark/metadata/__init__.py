@@ -30,6 +30,7 @@ from ._vocabulary import (
     ALGORITHMIC_MEDIA,
     COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA,
     TRAINED_ALGORITHMIC_MEDIA,
+    normalise_source_type,
 )
 from ._xmp import IPTC_EXT_NS
 
@@ -42,6 +43,7 @@ __all__ = [
     "Disclosure",
     "Finding",
     "disclose",
+    "normalise_source_type",
     "read_disclosure",
     "write_disclosure",
 ]

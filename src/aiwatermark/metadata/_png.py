@@ -5,7 +5,7 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 
-from ._raw import ContainerError, RawMetadata, inflate
+from ._raw import ContainerError, RawMetadata, inflate, strip_exif_header
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 XMP_KEYWORD = "XML:com.adobe.xmp"
@@ -89,7 +89,7 @@ def metadata(png: PngFile) -> RawMetadata:
     found = RawMetadata()
     for kind, body, _ in png.chunks:
         if kind == b"eXIf" and found.exif is None:
-            found.exif = body
+            found.exif = strip_exif_header(body)
         if kind not in _TEXT_CHUNKS:
             continue
         keyword, text = _decode_text(kind, body)

@@ -46,11 +46,6 @@ def source_type(edited: bool) -> str:
     return COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA if edited else TRAINED_ALGORITHMIC_MEDIA
 
 
-def description(source: str) -> str:
-    """The one-sentence disclosure for EXIF ImageDescription and the PNG Description text."""
-    return _DESCRIPTIONS[source]
-
-
 def user_comment(source: str, generator: str | None) -> str:
     """The longer disclosure for EXIF UserComment, naming the generator and the IPTC URI."""
     made_with = f" Made with {generator}." if generator else ""

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from ._raw import ContainerError, RawMetadata, strip_exif_header
 
-_ICC, _ALPHA, _EXIF, _XMP = 0x20, 0x10, 0x08, 0x04
+_ALPHA, _EXIF, _XMP = 0x10, 0x08, 0x04  # VP8X flag bits we set
 _IMAGE_CHUNKS = {b"VP8X", b"ICCP", b"ANIM", b"ANMF", b"ALPH", b"VP8 ", b"VP8L"}
 _MAX_CANVAS = 1 << 24
 

@@ -23,13 +23,9 @@ Example:
 
 from __future__ import annotations
 
+from ..metadata import COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA, TRAINED_ALGORITHMIC_MEDIA
 from ._likeness import LIKENESS_LABEL, Likeness
-from ._manifest import (
-    COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA,
-    SOFT_BINDING_ALG,
-    TRAINED_ALGORITHMIC_MEDIA,
-    WATERMARK_ACTION,
-)
+from ._manifest import SOFT_BINDING_ALG, WATERMARK_ACTION
 from ._read import (
     Ingredient,
     ProvenanceReport,

@@ -6,17 +6,8 @@ import base64
 import datetime as dt
 from typing import Any
 
+from ..metadata import COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA, TRAINED_ALGORITHMIC_MEDIA
 from ._likeness import LIKENESS_LABEL, Likeness
-
-TRAINED_ALGORITHMIC_MEDIA = "http://cv.iptc.org/newscodes/digitalsourcetype/trainedAlgorithmicMedia"
-"""IPTC digital source type of media made by a trained model (generative AI)."""
-
-COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA = (
-    "http://cv.iptc.org/newscodes/digitalsourcetype/compositeWithTrainedAlgorithmicMedia"
-)
-"""IPTC digital source type of a capture edited or extended by a trained model."""
-
-AI_SOURCE_TYPES = frozenset({TRAINED_ALGORITHMIC_MEDIA, COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA})
 
 SOFT_BINDING_ALG = "io.github.aiwatermark.tiled-ss.1"
 """``alg`` of our ``c2pa.soft-binding`` assertion: aiwatermark's invisible watermark, v1.

@@ -26,10 +26,10 @@ from ..errors import (
     UnsupportedImageError,
 )
 from ..keys import DEV_ORGANIZATION
+from ..metadata import AI_SOURCE_TYPES, normalise_source_type
 from . import _codes
 from ._context import reading_context
 from ._likeness import LIKENESS_LABEL, Likeness
-from ._manifest import AI_SOURCE_TYPES
 from ._sign import SIDECAR_SUFFIX, sniff_mime
 
 TrustAnchors = Union[str, "os.PathLike[str]", bytes]
@@ -383,7 +383,10 @@ def _from_json(
     for data in _assertions(manifest, "c2pa.actions"):
         if isinstance(data, Mapping):
             actions.extend(a for a in data.get("actions") or () if isinstance(a, Mapping))
-    ai_action = next((a for a in actions if a.get("digitalSourceType") in AI_SOURCE_TYPES), None)
+    ai_action = next(
+        (a for a in actions if _source_type(a) in AI_SOURCE_TYPES),
+        None,
+    )
     main = ai_action or next(
         (a for a in actions if a.get("action") in _AI_ACTIONS and a.get("digitalSourceType")),
         None,
@@ -438,7 +441,7 @@ def _from_json(
     )
     if any(code not in _codes.NOT_TAMPER for code, _ in failures):
         state = "Invalid"
-    source_type = (main or {}).get("digitalSourceType")
+    source_type = _source_type(main or {})
     return ProvenanceReport(
         present=True,
         state=state,
@@ -538,3 +541,9 @@ def read_provenance(
         if sidecar.is_file() and sidecar != Path(os.fspath(src)):
             report = _read(data, mime, imageio.read_bytes(sidecar), context, "detached", name)
     return report if report is not None else ProvenanceReport(present=False)
+
+
+def _source_type(action: Mapping[str, Any]) -> str | None:
+    """An action's digital source type as the canonical IPTC URI (https, bare tokens too)."""
+    value = action.get("digitalSourceType")
+    return normalise_source_type(value) if isinstance(value, str) else None

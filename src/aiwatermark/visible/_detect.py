@@ -159,7 +159,7 @@ def detect_label(
     ``background=None`` for a label without a box).
 
     Raises:
-        ValueError, TypeError: a bad argument, as in :func:`add_label`.
+        InvalidArgumentError: a bad argument, as in :func:`add_label`.
         aiwatermark.AiWatermarkError: ``image`` or ``logo`` cannot be read.
 
     Example:

@@ -9,6 +9,7 @@ import numpy as np
 from PIL import Image, ImageColor
 
 from .. import imageio
+from ..errors import InvalidArgumentError
 from ._contrast import RGB, auto_colours, best_text_colour
 from ._layout import POSITIONS, Layout, draw, load_font, min_font_px, missing_glyphs, plan
 
@@ -19,18 +20,18 @@ Background = str | tuple[int, int, int] | None
 def check_text(text: object) -> str:
     """Reject label text that cannot be drawn as one line."""
     if not isinstance(text, str):
-        raise TypeError(f"text must be a str, not {type(text).__name__}")
+        raise InvalidArgumentError(f"text must be a str, not {type(text).__name__}")
     if not text.strip():
-        raise ValueError("text is empty; give the words the label should show")
+        raise InvalidArgumentError("text is empty; give the words the label should show")
     if any(not char.isprintable() for char in text):
-        raise ValueError(f"text {text!r} must be a single line of printable characters")
+        raise InvalidArgumentError(f"text {text!r} must be a single line of printable characters")
     return text.strip()
 
 
 def check_position(position: object) -> str:
     """Reject a position that is not one of :data:`POSITIONS`."""
     if position not in POSITIONS:
-        raise ValueError(f"position {position!r} is not one of {', '.join(POSITIONS)}")
+        raise InvalidArgumentError(f"position {position!r} is not one of {', '.join(POSITIONS)}")
     return str(position)
 
 
@@ -40,33 +41,35 @@ def check_layout_options(
     """Reject a size, margin or font that would give an illegible or broken label."""
     if size is not None:
         if isinstance(size, bool) or not isinstance(size, int):
-            raise TypeError(f"size must be an int (font size in pixels) or None, not {size!r}")
+            raise InvalidArgumentError(
+                f"size must be an int (font size in pixels) or None, not {size!r}"
+            )
         floor = min_font_px(font)
         if size < floor:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"size={size} is too small to read; capital letters need at least font size "
                 f"{floor} in this font (or pass size=None to scale with the image)"
             )
     if margin is not None and (isinstance(margin, bool) or not isinstance(margin, int)):
-        raise TypeError(f"margin must be an int (pixels) or None, not {margin!r}")
+        raise InvalidArgumentError(f"margin must be an int (pixels) or None, not {margin!r}")
     if margin is not None and margin < 0:
-        raise ValueError(f"margin must be >= 0 pixels, not {margin}")
+        raise InvalidArgumentError(f"margin must be >= 0 pixels, not {margin}")
     missing = missing_glyphs(load_font(font, min_font_px(font)), text)
     if missing:
         source = "Pillow's built-in font" if font is None else repr(os.fspath(font))
-        raise ValueError(
+        raise InvalidArgumentError(
             f"{source} has no glyphs for {missing!r}; pass font= the path of a .ttf/.otf "
             "font that covers this script (e.g. a Noto font)"
         )
 
 
 def parse_colour(background: object) -> RGB:
-    """The RGB colour ``background`` names, or a ValueError saying what is accepted."""
+    """The RGB colour ``background`` names, or an error saying what is accepted."""
     if isinstance(background, str):
         try:
             red, green, blue = ImageColor.getrgb(background)[:3]
         except ValueError:
-            raise ValueError(
+            raise InvalidArgumentError(
                 f"background {background!r} is not 'auto', None or a colour Pillow knows "
                 "(a name like 'black', '#rrggbb', 'rgb(…)')"
             ) from None
@@ -77,14 +80,16 @@ def parse_colour(background: object) -> RGB:
         and all(isinstance(v, int) and 0 <= v <= 255 for v in background)
     ):
         return background[0], background[1], background[2]
-    raise ValueError(f"background {background!r} must be 'auto', None, a colour name or (r, g, b)")
+    raise InvalidArgumentError(
+        f"background {background!r} must be 'auto', None, a colour name or (r, g, b)"
+    )
 
 
 def _check_opacity(opacity: object) -> float:
     if isinstance(opacity, bool) or not isinstance(opacity, (int, float)):
-        raise TypeError(f"opacity must be a number from 0 to 1, not {opacity!r}")
+        raise InvalidArgumentError(f"opacity must be a number from 0 to 1, not {opacity!r}")
     if not (math.isfinite(opacity) and 0.0 <= opacity <= 1.0):
-        raise ValueError(
+        raise InvalidArgumentError(
             f"opacity must be from 0 (see-through box) to 1 (solid box), not {opacity}"
         )
     return float(opacity)
@@ -147,7 +152,7 @@ def add_label(
         logo: an image drawn before the text, scaled to the text's height.
 
     Raises:
-        ValueError, TypeError: a bad argument (unknown position, opacity outside 0..1,
+        InvalidArgumentError: a bad argument (unknown position, opacity outside 0..1,
             empty text, size too small to read, a font that cannot be loaded or lacks
             glyphs for the text). These are programming errors, not image problems.
         aiwatermark.ImageTooSmallError: the label cannot fit on the image at a legible size.

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageDraw, ImageFont
 
-from ..errors import ImageTooSmallError
+from ..errors import ImageTooSmallError, InvalidArgumentError
 
 POSITIONS = (
     "top-left",
@@ -42,12 +42,14 @@ def _load(path: str | None, px: int) -> ImageFont.FreeTypeFont:
         # Pillow's built-in font (Aileron) needs FreeType, which every Pillow wheel has.
         font = ImageFont.load_default(size=px)
         if not isinstance(font, ImageFont.FreeTypeFont):  # pragma: no cover - no FreeType
-            raise ValueError("this Pillow build has no FreeType support; pass font= a .ttf path")
+            raise InvalidArgumentError(
+                "this Pillow build has no FreeType support; pass font= a .ttf path"
+            )
         return font
     try:
         return ImageFont.truetype(path, px)
     except OSError as exc:
-        raise ValueError(
+        raise InvalidArgumentError(
             f"font {path!r} cannot be loaded as a TrueType/OpenType font ({exc})"
         ) from None
 
@@ -55,7 +57,7 @@ def _load(path: str | None, px: int) -> ImageFont.FreeTypeFont:
 def load_font(font: _FontSource, px: int) -> ImageFont.FreeTypeFont:
     """The font at ``px`` pixels per em: ``font`` (a .ttf/.otf path) or Pillow's built-in one."""
     if font is not None and not isinstance(font, (str, os.PathLike)):
-        raise TypeError(
+        raise InvalidArgumentError(
             f"font must be a path to a .ttf/.otf file or None, not {type(font).__name__}"
         )
     return _load(None if font is None else os.fspath(font), px)

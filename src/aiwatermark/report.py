@@ -14,7 +14,13 @@ from typing import Any, Literal
 
 from .invisible import Detection
 from .metadata import Disclosure
-from .provenance import SOFT_BINDING_ALG, Likeness, ProvenanceReport
+from .provenance import (
+    CONTENT_HASH_MISMATCH,
+    NOT_TAMPER,
+    SOFT_BINDING_ALG,
+    Likeness,
+    ProvenanceReport,
+)
 from .visible import LabelDetection
 
 ManifestOrigin = Literal["embedded", "recovered"]
@@ -134,15 +140,9 @@ class VerificationReport:
         return "\n".join(lines)
 
 
-# Failures a recovered manifest always has: it hashed the original file's bytes, and the
-# copy that led us to it was re-encoded. They say nothing about the signature or the claim.
-_CONTENT_HASH_CODES = frozenset(
-    {"assertion.dataHash.mismatch", "assertion.bmffHash.mismatch", "assertion.boxesHash.mismatch"}
-)
-# Failures that are not tampering either: an untrusted or development signer.
-_NOT_TAMPER_CODES = frozenset(
-    {"signingCredential.untrusted", "aiwatermark.devIdentity", "signingCredential.ocsp.skipped"}
-)
+# A recovered manifest hashed the original file's bytes and the copy that led us to it was
+# re-encoded, so content-hash failures say nothing about its signature or claim; neither do
+# an untrusted or development signer.
 
 
 def _claim_sound(report: ProvenanceReport, origin: ManifestOrigin) -> bool:
@@ -151,7 +151,7 @@ def _claim_sound(report: ProvenanceReport, origin: ManifestOrigin) -> bool:
         return True
     if origin == "embedded" or not report.failures:
         return False
-    allowed = _CONTENT_HASH_CODES | _NOT_TAMPER_CODES
+    allowed = CONTENT_HASH_MISMATCH | NOT_TAMPER
     return all(code in allowed for code, _ in report.failures)
 
 
@@ -161,7 +161,7 @@ def _trusted(report: ProvenanceReport, origin: ManifestOrigin, sound: bool) -> b
     # A recovered manifest is never "Trusted" as a whole (its content hash cannot match),
     # but its signer is when the validator raised no trust complaint about it.
     codes = {code for code, _ in report.failures}
-    return sound and not report.is_dev_identity and not codes & _NOT_TAMPER_CODES
+    return sound and not report.is_dev_identity and not codes & NOT_TAMPER
 
 
 def _manifest_evidence(report: ProvenanceReport, origin: ManifestOrigin, sound: bool) -> str:
@@ -177,7 +177,7 @@ def _manifest_evidence(report: ProvenanceReport, origin: ManifestOrigin, sound: 
         if sound and _trusted(report, origin, sound):
             state += ", signer trusted"
     elif report.state == "Invalid":
-        problems = [text for code, text in report.failures if code not in _NOT_TAMPER_CODES]
+        problems = [text for code, text in report.failures if code not in NOT_TAMPER]
         state = "INVALID: " + (problems[0] if problems else "does not verify")
     else:
         state = "trusted" if report.trusted else "intact"

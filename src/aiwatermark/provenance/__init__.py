@@ -24,6 +24,7 @@ Example:
 from __future__ import annotations
 
 from ..metadata import COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA, TRAINED_ALGORITHMIC_MEDIA
+from ._codes import CONTENT_HASH_MISMATCH, NOT_TAMPER
 from ._likeness import LIKENESS_LABEL, Likeness
 from ._manifest import SOFT_BINDING_ALG, WATERMARK_ACTION
 from ._read import (
@@ -38,7 +39,9 @@ from ._sign import SIDECAR_SUFFIX, SignedAsset, sign, sign_file
 
 __all__ = [
     "COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA",
+    "CONTENT_HASH_MISMATCH",
     "LIKENESS_LABEL",
+    "NOT_TAMPER",
     "SIDECAR_SUFFIX",
     "SOFT_BINDING_ALG",
     "TRAINED_ALGORITHMIC_MEDIA",

@@ -10,6 +10,12 @@ LIKENESS_MALFORMED = "aiwatermark.likenessMalformed"
 # Failures that say nothing about tampering: the content and claim are intact.
 NOT_TAMPER = frozenset({UNTRUSTED, DEV_IDENTITY, "signingCredential.ocsp.skipped"})
 
+# The hard binding no longer matches the bytes: expected for a manifest recovered for a
+# re-encoded copy, tampering for an embedded one.
+CONTENT_HASH_MISMATCH = frozenset(
+    {"assertion.dataHash.mismatch", "assertion.bmffHash.mismatch", "assertion.boxesHash.mismatch"}
+)
+
 _PLAIN = {
     UNTRUSTED: (
         "intact, signer not trusted: the signature is valid but the certificate does not "

@@ -140,13 +140,13 @@ class VerificationReport:
         return "\n".join(lines)
 
 
-# A recovered manifest hashed the original file's bytes and the copy that led us to it was
-# re-encoded, so content-hash failures say nothing about its signature or claim; neither do
-# an untrusted or development signer.
-
-
 def _claim_sound(report: ProvenanceReport, origin: ManifestOrigin) -> bool:
-    """True when the signature and claim hold up (for an embedded one: and the bytes too)."""
+    """True when the signature and claim hold up (for an embedded one: and the bytes too).
+
+    A recovered manifest hashed the original file's bytes and the copy that led us to it was
+    re-encoded, so content-hash failures say nothing about its signature or claim; neither
+    does an untrusted or development signer.
+    """
     if report.intact:
         return True
     if origin == "embedded" or not report.failures:

@@ -269,7 +269,7 @@ def verify(
 
     recovered: provenance.ProvenanceReport | None = None
     if (
-        (embedded is None or not embedded.present)
+        (embedded is None or not embedded.present or embedded.state == "Invalid")
         and detection is not None
         and detection.detected
         and detection.payload is not None

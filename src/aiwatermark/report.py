@@ -205,21 +205,25 @@ def build_report(
     evidence: list[str] = []
     claims: list[bool] = []
 
-    manifest: ProvenanceReport | None = None
-    origin: ManifestOrigin | None = None
+    # An embedded manifest that fails (the file was edited) and the intact original
+    # recovered from the store can both be there: report both, rely on the sound one.
+    judged: list[tuple[ProvenanceReport, ManifestOrigin, bool]] = []
     if embedded is not None and embedded.present:
-        manifest, origin = embedded, "embedded"
-    elif recovered is not None and recovered.present:
-        manifest, origin = recovered, "recovered"
-
-    sound = manifest is not None and origin is not None and _claim_sound(manifest, origin)
-    tampered = origin == "embedded" and not sound
-    if manifest is not None and origin is not None:
-        evidence.append(_manifest_evidence(manifest, origin, sound))
+        judged.append((embedded, "embedded", _claim_sound(embedded, "embedded")))
+    if recovered is not None and recovered.present:
+        judged.append((recovered, "recovered", _claim_sound(recovered, "recovered")))
+    tampered = any(where == "embedded" and not ok for _, where, ok in judged)
+    for report, where, ok in judged:
+        evidence.append(_manifest_evidence(report, where, ok))
         # Only a positive statement counts: an AI source type, or a non-AI one such as a
         # camera capture. A manifest that states no source type says nothing either way.
-        if sound and (manifest.ai_generated or manifest.digital_source_type):
-            claims.append(manifest.ai_generated)
+        if ok and (report.ai_generated or report.digital_source_type):
+            claims.append(report.ai_generated)
+    manifest: ProvenanceReport | None = None
+    origin: ManifestOrigin | None = None
+    sound = False
+    if judged:
+        manifest, origin, sound = next((j for j in judged if j[2]), judged[0])
 
     payload = watermark.payload if watermark is not None and watermark.detected else None
     if payload is not None and watermark is not None:

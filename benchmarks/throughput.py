@@ -99,8 +99,7 @@ def main() -> int:
         add("mark: metadata.disclose", partial(metadata.disclose, encoded))
         add(
             "mark: provenance.sign",
-            partial(provenance.sign, disclosed, format="JPEG", signer=signer,
-                    soft_binding=payload),
+            partial(provenance.sign, disclosed, format="JPEG", signer=signer, soft_binding=payload),
         )
         data = dst.read_bytes()
         decoded = imageio.open(data)
@@ -110,8 +109,10 @@ def main() -> int:
         add("verify: invisible.detect", partial(invisible.detect, decoded))
         add("verify: visible.detect_label", partial(visible.detect_label, decoded))
 
-    print(f"aiwatermark {aiwatermark.__version__}: {args.count} JPEGs of {args.size}×{args.size},"
-          f" one process (per core)\n")
+    print(
+        f"aiwatermark {aiwatermark.__version__}: {args.count} JPEGs of {args.size}×{args.size},"
+        f" one process (per core)\n"
+    )
     print(f"{'operation':<28} {'images':>6} {'ms/image':>10} {'images/s':>10}  target")
     print("-" * 72)
     print(row("mark (all layers + write)", mark_times, TARGETS["mark"]))
@@ -119,8 +120,10 @@ def main() -> int:
     print("-" * 72)
     for name, seconds in parts.items():
         print(row(name, seconds))
-    ok = (1 / statistics.fmean(mark_times) >= TARGETS["mark"]
-          and 1 / statistics.fmean(verify_times) >= TARGETS["verify"])
+    ok = (
+        1 / statistics.fmean(mark_times) >= TARGETS["mark"]
+        and 1 / statistics.fmean(verify_times) >= TARGETS["verify"]
+    )
     return 0 if ok else 1
 
 

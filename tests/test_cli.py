@@ -102,7 +102,9 @@ def test_parallel_jobs_and_globs(
     captured = capsys.readouterr()
     assert status == 1 and "img004.jpg" in captured.err
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
-        "img001.jpg", "img002.jpg", "img003.jpg"
+        "img001.jpg",
+        "img002.jpg",
+        "img003.jpg",
     ]
     assert main(["verify", str(tmp_path / "out"), "--require-disclosure"]) == 0
 
@@ -125,8 +127,21 @@ def test_layer_switches_and_custom_label(
     assert main([*args, "--no-c2pa"]) == 0
     assert "layers=disclosure" in capsys.readouterr().out
 
-    assert main(["mark", str(photo_paths[0]), "-o", str(tmp_path / "de.jpg"),
-                 "--label", "KI-generiert", "--key", "s3cret"]) == 0
+    assert (
+        main(
+            [
+                "mark",
+                str(photo_paths[0]),
+                "-o",
+                str(tmp_path / "de.jpg"),
+                "--label",
+                "KI-generiert",
+                "--key",
+                "s3cret",
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     assert main(["verify", str(tmp_path / "de.jpg"), "--json", "--key", "s3cret"]) == 0
     record = json.loads(capsys.readouterr().out)
@@ -149,10 +164,17 @@ def test_likeness_file(
     photo_paths: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     consent = tmp_path / "consent.json"
-    consent.write_text(json.dumps({
-        "subject": "Jane Doe", "rights_holder": "Jane Doe", "consent_ref": "c-17",
-        "scope": ["advertising"], "valid_until": "2099-12-31",
-    }))
+    consent.write_text(
+        json.dumps(
+            {
+                "subject": "Jane Doe",
+                "rights_holder": "Jane Doe",
+                "consent_ref": "c-17",
+                "scope": ["advertising"],
+                "valid_until": "2099-12-31",
+            }
+        )
+    )
     out = tmp_path / "twin.jpg"
     assert main(["mark", str(photo_paths[0]), "-o", str(out), "--likeness", str(consent)]) == 0
     capsys.readouterr()
@@ -161,8 +183,12 @@ def test_likeness_file(
     assert record["likeness_consent"] is True and record["likeness_expired"] is False
 
     consent.write_text("{not json")
-    assert main(["mark", str(photo_paths[0]), "-o", str(tmp_path / "y.jpg"),
-                 "--likeness", str(consent)]) == 2
+    assert (
+        main(
+            ["mark", str(photo_paths[0]), "-o", str(tmp_path / "y.jpg"), "--likeness", str(consent)]
+        )
+        == 2
+    )
     assert "not valid JSON" in capsys.readouterr().err
 
 
@@ -185,8 +211,15 @@ def test_usage_errors_exit_2(
 def test_missing_inputs_are_one_line_each(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    status = main(["mark", str(tmp_path / "nope.jpg"), str(tmp_path / "*.png"),
-                   "--out-dir", str(tmp_path / "out")])
+    status = main(
+        [
+            "mark",
+            str(tmp_path / "nope.jpg"),
+            str(tmp_path / "*.png"),
+            "--out-dir",
+            str(tmp_path / "out"),
+        ]
+    )
     err = capsys.readouterr().err
     assert status == 1 and "Traceback" not in err
     assert "nope.jpg: no such file" in err and "no files match" in err
@@ -204,8 +237,18 @@ def test_bad_certificate_is_one_error(
     cert.write_text("not a certificate")
     key.write_text("not a key")
     key.chmod(0o600)
-    status = main(["mark", str(photo_paths[0]), "-o", str(tmp_path / "o.jpg"),
-                   "--cert", str(cert), "--private-key", str(key)])
+    status = main(
+        [
+            "mark",
+            str(photo_paths[0]),
+            "-o",
+            str(tmp_path / "o.jpg"),
+            "--cert",
+            str(cert),
+            "--private-key",
+            str(key),
+        ]
+    )
     err = capsys.readouterr().err
     assert status == 1 and err.count("\n") == 1
     assert "cert.pem" in err or "key.pem" in err
@@ -228,7 +271,9 @@ def test_demo_finds_the_shared_copy_via_the_store(
     assert main(["demo", "--out-dir", str(out_dir)]) == 0
     text = capsys.readouterr().out
     assert sorted(p.name for p in out_dir.iterdir()) == [
-        "sample-marked.jpg", "sample-original.jpg", "sample-shared.jpg"
+        "sample-marked.jpg",
+        "sample-original.jpg",
+        "sample-shared.jpg",
     ]
     shared_part = text.split("Verify sample-shared.jpg")[1]
     assert "verdict: AI-generated" in shared_part
@@ -241,7 +286,10 @@ def test_module_entry_point_and_help(tmp_path: Path) -> None:
     for argv in ([], ["mark"], ["verify"], ["keys"], ["keys", "init"], ["demo"]):
         done = subprocess.run(
             [sys.executable, "-m", "aiwatermark", *argv, "--help"],
-            capture_output=True, text=True, env=env, check=False,
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
         )
         assert done.returncode == 0, done.stderr
         assert "examples:" in done.stdout and "usage: aiwatermark" in done.stdout

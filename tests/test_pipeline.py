@@ -62,7 +62,10 @@ def test_mark_then_verify_reads_all_four_layers(photo_paths: list[Path], tmp_pat
     assert report.manifest_origin == "embedded"
     assert report.content_id == result.content_id
     assert [e.split(":")[0] for e in report.evidence] == [
-        "C2PA (embedded)", "watermark", "label", "metadata"
+        "C2PA (embedded)",
+        "watermark",
+        "label",
+        "metadata",
     ]
     assert report.provenance is not None and report.provenance.generator == "Example Diffusion 2"
     assert report.watermark is not None and report.watermark.detected
@@ -176,7 +179,8 @@ def test_changed_pixels_after_signing_are_tampered(photo: Image.Image, tmp_path:
     end = result.data.index(b"IEND") - 4
     fresh = imageio.encode(edited, "PNG", keep_metadata=False)
     spliced = (
-        result.data[:marker] + fresh[fresh.index(b"IDAT") - 4 : fresh.index(b"IEND") - 4]
+        result.data[:marker]
+        + fresh[fresh.index(b"IDAT") - 4 : fresh.index(b"IEND") - 4]
         + result.data[end:]
     )
 
@@ -195,7 +199,9 @@ def test_credentials_from_another_image_are_inconsistent(photo_paths: list[Path]
     assert watermarked.data is not None and watermarked.payload is not None
     other_payload = bytes(reversed(watermarked.payload))
     signed = provenance.sign(
-        watermarked.data, format="JPEG", signer=aiwatermark.keys.dev_signer(),
+        watermarked.data,
+        format="JPEG",
+        signer=aiwatermark.keys.dev_signer(),
         soft_binding=other_payload,
     )
 
@@ -211,8 +217,12 @@ def test_likeness_consent_is_reported(
     photo_paths: list[Path], until: dt.date | None, expired: bool
 ) -> None:
     consent = provenance.Likeness(
-        subject="Jane Doe", rights_holder="Jane Doe", consent_ref="contract-2026-017",
-        scope=["advertising"], valid_from=dt.date(2019, 1, 1), valid_until=until,
+        subject="Jane Doe",
+        rights_holder="Jane Doe",
+        consent_ref="contract-2026-017",
+        scope=["advertising"],
+        valid_from=dt.date(2019, 1, 1),
+        valid_until=until,
     )
     result = aiwatermark.mark(photo_paths[0], likeness=consent)
     assert result.data is not None

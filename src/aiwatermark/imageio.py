@@ -64,7 +64,15 @@ def _limit_from_environment() -> int:
     return int(value) if value.isdigit() and int(value) > 0 else DEFAULT_MAX_PIXELS
 
 
+def _allow_in_pillow(limit: int) -> None:
+    """Raise Pillow's own bomb guard (it refuses over 2 × MAX_IMAGE_PIXELS) to our limit."""
+    pillow = Image.MAX_IMAGE_PIXELS
+    if pillow is not None and limit > 2 * pillow:
+        Image.MAX_IMAGE_PIXELS = limit // 2 + 1
+
+
 _max_pixels = _limit_from_environment()
+_allow_in_pillow(_max_pixels)
 
 SUFFIX_FORMATS = {
     ".jpg": "JPEG",
@@ -111,6 +119,7 @@ def set_max_pixels(limit: int) -> None:
     if not isinstance(limit, int) or isinstance(limit, bool) or limit <= 0:
         raise InvalidArgumentError(f"the pixel limit must be a positive number, not {limit!r}")
     _max_pixels = int(limit)
+    _allow_in_pillow(_max_pixels)
 
 
 def get_max_pixels() -> int:
@@ -245,9 +254,14 @@ def _pillow_errors(name: str) -> Iterator[None]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            # Pillow warns about damaged EXIF it skips; under -W error that would escape raw.
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
             yield
     except Image.DecompressionBombError as exc:
-        raise ImageTooLargeError(f"{name}: {exc}") from None
+        raise ImageTooLargeError(
+            f"{name}: {exc} Downscale it first, or raise the limit with "
+            "aiwatermark.imageio.set_max_pixels() / AIWATERMARK_MAX_PIXELS if you trust the file"
+        ) from None
     except UnidentifiedImageError:
         raise UnsupportedImageError(
             f"{name}: not an image Pillow can read (supported: JPEG, PNG, WebP, TIFF, GIF, "
@@ -304,6 +318,8 @@ def open(src: ImageSource, *, max_pixels: int | None = None) -> Image.Image:
             check_size(int(src.shape[1]), int(src.shape[0]), name, max_pixels)
         return _from_array(src)
     data = read_bytes(src)
+    if max_pixels is not None:
+        _allow_in_pillow(max_pixels)
     with _pillow_errors(name):
         image = Image.open(io.BytesIO(data))
         check_size(image.width, image.height, name, max_pixels)

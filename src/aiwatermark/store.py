@@ -42,6 +42,8 @@ HOME_ENV = "AIWATERMARK_HOME"
 
 STORE_FILENAME = "manifests.sqlite3"
 
+_OPEN_ATTEMPTS = 20
+
 
 @runtime_checkable
 class ManifestStore(Protocol):
@@ -124,21 +126,33 @@ class SQLiteManifestStore:
     def __repr__(self) -> str:
         return f"SQLiteManifestStore({str(self._path)!r})"
 
+    def _cannot_open(self, exc: Exception) -> StoreError:
+        return StoreError(
+            f"cannot open the manifest store {str(self._path)!r} ({exc}); set "
+            f"{HOME_ENV} to a writable folder or pass store=False / another path"
+        )
+
     def _connection(self) -> sqlite3.Connection:
         if self._conn is not None and self._pid == os.getpid():
             return self._conn
-        try:
-            self._path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self._path, timeout=30.0, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute(_SCHEMA)
-            conn.commit()
-        except (sqlite3.Error, OSError) as exc:
-            raise StoreError(
-                f"cannot open the manifest store {str(self._path)!r} ({exc}); set "
-                f"{HOME_ENV} to a writable folder or pass store=False / another path"
-            ) from None
+        for attempt in range(_OPEN_ATTEMPTS):
+            try:
+                self._path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(self._path, timeout=30.0, check_same_thread=False)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute(_SCHEMA)
+                conn.commit()
+                break
+            except sqlite3.OperationalError as exc:
+                # Switching a new database to WAL takes an exclusive lock without waiting for
+                # the busy timeout: processes of one batch opening it at once must retry.
+                if "locked" in str(exc) and attempt + 1 < _OPEN_ATTEMPTS:
+                    time.sleep(0.05 * (attempt + 1))
+                    continue
+                raise self._cannot_open(exc) from None
+            except (sqlite3.Error, OSError) as exc:
+                raise self._cannot_open(exc) from None
         self._conn, self._pid = conn, os.getpid()
         return conn
 

@@ -462,6 +462,21 @@ class DevIdentity:
         }
 
 
+def _key_usage(*, issues_certificates: bool) -> x509.KeyUsage:
+    """A CA signs certificates (and CRLs); a C2PA signer signs manifests, nothing else."""
+    return x509.KeyUsage(
+        digital_signature=not issues_certificates,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=issues_certificates,
+        crl_sign=issues_certificates,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
 def _dev_name(common_name: str) -> x509.Name:
     return x509.Name(
         [
@@ -498,17 +513,7 @@ def _make_dev_identity(paths: dict[str, Path]) -> None:
         .not_valid_after(now + dt.timedelta(days=3650))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
+            _key_usage(issues_certificates=True),
             critical=True,
         )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(root_key.public_key()), False)
@@ -525,17 +530,7 @@ def _make_dev_identity(paths: dict[str, Path]) -> None:
         .not_valid_after(now + dt.timedelta(days=730))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
+            _key_usage(issues_certificates=False),
             critical=True,
         )
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), False)

@@ -16,7 +16,6 @@ from . import imageio, invisible, keys, metadata, provenance, visible
 from .errors import (
     AiWatermarkError,
     KeyFileError,
-    OutputExistsError,
     PayloadError,
     UnsupportedImageError,
 )
@@ -150,12 +149,9 @@ def mark(
         >>> len(result.content_id)
         16
     """
-    if dst is not None and not overwrite and Path(os.fspath(dst)).exists():
+    if dst is not None:
         # Checked up front so a batch re-run fails fast instead of after all the work.
-        raise OutputExistsError(
-            f"{imageio.describe(dst)} already exists; choose another name or pass "
-            "overwrite=True (--overwrite)"
-        )
+        imageio.check_writable(dst, overwrite=overwrite, protect=(src,))
     if payload is not None and not watermark:
         raise PayloadError("payload= is given but watermark=False; drop one of them")
     image = imageio.open(src)

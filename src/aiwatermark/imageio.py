@@ -448,11 +448,51 @@ def encode(
     return buffer.getvalue()
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def same_file(a: object, b: object) -> bool:
+    """True when ``a`` and ``b`` are paths to one existing file (links and ``..`` resolved).
+
+    Example:
+        >>> from aiwatermark import imageio
+        >>> imageio.same_file("fixtures/astronaut.jpg", "fixtures/../fixtures/astronaut.jpg")
+        True
+    """
+    if not isinstance(a, (str, os.PathLike)) or not isinstance(b, (str, os.PathLike)):
+        return False
     try:
-        return a.exists() and b.exists() and os.path.samefile(a, b)
+        return os.path.exists(a) and os.path.exists(b) and os.path.samefile(a, b)
     except OSError:
         return False
+
+
+def check_writable(
+    dst: str | os.PathLike[str], *, overwrite: bool = False, protect: tuple[object, ...] = ()
+) -> Path:
+    """Raise :class:`OutputExistsError` unless :func:`write_atomic` may write ``dst``.
+
+    Callers that do expensive work before writing check first, so a re-run fails fast.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from aiwatermark import imageio
+        >>> imageio.check_writable(pathlib.Path(tempfile.mkdtemp()) / "new.png").name
+        'new.png'
+    """
+    path = Path(os.fspath(dst))
+    if path.is_dir():
+        raise OutputExistsError(f"{describe(dst)} is a directory; give a file name")
+    if overwrite:
+        return path
+    if any(same_file(path, other) for other in protect):
+        raise OutputExistsError(
+            f"{describe(dst)} is the input file; refusing to overwrite it "
+            "(pass overwrite=True / --overwrite to edit in place)"
+        )
+    if path.exists():
+        raise OutputExistsError(
+            f"{describe(dst)} already exists; choose another name or pass overwrite=True "
+            "(--overwrite)"
+        )
+    return path
 
 
 def write_atomic(
@@ -474,21 +514,7 @@ def write_atomic(
         >>> imageio.write_atomic(b"abc", target).read_bytes()
         b'abc'
     """
-    path = Path(os.fspath(dst))
-    if path.is_dir():
-        raise OutputExistsError(f"{describe(dst)} is a directory; give a file name")
-    if not overwrite:
-        for other in protect:
-            if isinstance(other, (str, os.PathLike)) and _same_file(path, Path(os.fspath(other))):
-                raise OutputExistsError(
-                    f"{describe(dst)} is the input file; refusing to overwrite it "
-                    "(pass overwrite=True / --overwrite to edit in place)"
-                )
-        if path.exists():
-            raise OutputExistsError(
-                f"{describe(dst)} already exists; choose another name or pass overwrite=True "
-                "(--overwrite)"
-            )
+    path = check_writable(dst, overwrite=overwrite, protect=protect)
     directory = path.parent if str(path.parent) else Path(".")
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -545,6 +571,7 @@ __all__ = [
     "SUFFIX_FORMATS",
     "ImageSource",
     "check_size",
+    "check_writable",
     "describe",
     "encode",
     "format_for",
@@ -552,6 +579,7 @@ __all__ = [
     "merge_alpha",
     "open",
     "read_bytes",
+    "same_file",
     "save",
     "set_max_pixels",
     "split_alpha",

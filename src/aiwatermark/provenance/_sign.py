@@ -13,7 +13,7 @@ from typing import Any
 import c2pa
 
 from .. import imageio
-from ..errors import OutputExistsError, PayloadError, SigningError, UnsupportedImageError
+from ..errors import PayloadError, SigningError, UnsupportedImageError
 from ..keys import Signer
 from . import _manifest
 from ._context import signing_context
@@ -252,12 +252,7 @@ def sign_file(
     )
     if not sidecar:
         return imageio.write_atomic(signed.data, target, overwrite=overwrite, protect=(src,))
-    sidecar_path = target.with_suffix(SIDECAR_SUFFIX)
-    if sidecar_path.exists() and not overwrite:
-        raise OutputExistsError(
-            f"{imageio.describe(sidecar_path)} already exists; choose another name or pass "
-            "overwrite=True (--overwrite)"
-        )
-    if not (target.exists() and os.path.samefile(target, os.fspath(src))):
+    sidecar_path = imageio.check_writable(target.with_suffix(SIDECAR_SUFFIX), overwrite=overwrite)
+    if not imageio.same_file(target, src):
         imageio.write_atomic(data, target, overwrite=overwrite, protect=(src,))
     return imageio.write_atomic(signed.manifest, sidecar_path, overwrite=overwrite)

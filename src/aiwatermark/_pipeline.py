@@ -23,7 +23,8 @@ from .report import VerificationReport, build_report
 from .store import StoreLike, open_store
 
 # Formats whose files can carry the metadata disclosure and C2PA manifest we write.
-_MARKABLE_FORMATS = ("JPEG", "PNG", "WEBP")
+MARKABLE_FORMATS = ("JPEG", "PNG", "WEBP")
+"""Formats ``mark`` writes: those the metadata layer can edit without re-encoding."""
 
 
 @dataclass(frozen=True, repr=False)
@@ -93,11 +94,11 @@ def _output_format(src: object, image: Image.Image, dst: object, format: str | N
     else:
         # MPO is what some cameras call a JPEG; anything we cannot label becomes lossless PNG.
         source_format = {"MPO": "JPEG"}.get(image.format or "", image.format or "JPEG")
-        return source_format if source_format in _MARKABLE_FORMATS else "PNG"
-    if fmt not in _MARKABLE_FORMATS:
+        return source_format if source_format in MARKABLE_FORMATS else "PNG"
+    if fmt not in MARKABLE_FORMATS:
         raise UnsupportedImageError(
             f"{imageio.describe(dst if dst is not None else src)}: cannot mark as {fmt}; "
-            f"the disclosure and Content Credentials need {', '.join(_MARKABLE_FORMATS)}"
+            f"the disclosure and Content Credentials need {', '.join(MARKABLE_FORMATS)}"
         )
     return fmt
 
@@ -189,15 +190,16 @@ def mark(
         layers.append("c2pa")
 
     stored = False
-    manifest_store = open_store(store) if payload is not None and manifest is not None else None
-    if manifest_store is not None and payload is not None and manifest is not None:
-        # Saved before the image is written: an unused entry is harmless, a marked image
-        # whose credentials were never stored is not.
-        meta = {"format": fmt, "manifest_label": manifest_label or ""}
-        if dst is not None:
-            meta["file"] = Path(os.fspath(dst)).name
-        manifest_store.put(payload, manifest, meta)
-        stored = True
+    if payload is not None and manifest is not None:
+        manifest_store = open_store(store)
+        if manifest_store is not None:
+            # Saved before the image is written: an unused entry is harmless, a marked image
+            # whose credentials were never stored is not.
+            meta = {"format": fmt, "manifest_label": manifest_label or ""}
+            if dst is not None:
+                meta["file"] = Path(os.fspath(dst)).name
+            manifest_store.put(payload, manifest, meta)
+            stored = True
 
     path = None
     if dst is not None:

@@ -31,7 +31,9 @@ from . import __version__, _pipeline, imageio, keys, provenance, visible
 from .errors import AiWatermarkError, InvalidArgumentError
 
 _EXIT_OK, _EXIT_FAILED, _EXIT_USAGE = 0, 1, 2
-_MARKABLE_SUFFIXES = {".jpg", ".jpeg", ".jpe", ".png", ".webp"}
+_MARKABLE_SUFFIXES = {
+    suffix for suffix, fmt in imageio.SUFFIX_FORMATS.items() if fmt in _pipeline.MARKABLE_FORMATS
+}
 
 _MAIN_EPILOG = """\
 examples:

@@ -33,7 +33,7 @@ def test_round_trip_on_a_real_photo(marked: Image.Image) -> None:
     found = invisible.detect(marked)
     assert found.detected and found.payload == PAYLOAD
     assert found.p_value < 1e-12
-    assert found.bit_errors is not None and found.bit_errors <= _codec.T + _codec.CHASE_BITS
+    assert found.bit_errors is not None and found.bit_errors <= _codec.MAX_ERRORS
     assert found.scale == pytest.approx(1.0, abs=0.01)
     assert found.rotation == pytest.approx(0.0, abs=0.5)
     assert found.flipped is False
@@ -165,6 +165,37 @@ def test_codec_corrects_any_t_errors(payload: bytes, errors: set[int]) -> None:
     decoded = _codec.decode(soft)
     assert decoded.payload == payload
     assert decoded.bit_errors == len(errors)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    payload=st.binary(min_size=8, max_size=8),
+    errors=st.sets(
+        st.integers(0, _codec.CODE_BITS - 1), min_size=_codec.T + 1, max_size=_codec.MAX_ERRORS
+    ),
+)
+def test_codec_uses_soft_values_beyond_t_errors(payload: bytes, errors: set[int]) -> None:
+    # What JPEG does: the flipped bits are mostly the ones that arrived weak.
+    word = _codec.encode(payload)
+    soft = 1.0 - 2.0 * word.astype(np.float64)
+    for position in errors:
+        soft[position] = -0.2 * soft[position]
+    decoded = _codec.decode(soft)
+    assert decoded.payload == payload
+    assert decoded.bit_errors == len(errors)
+
+
+def test_codec_refuses_more_than_max_errors_even_when_it_finds_the_word() -> None:
+    # The false-positive bound counts only codewords within MAX_ERRORS of the hard decisions.
+    word = _codec.encode(PAYLOAD)
+    soft = 1.0 - 2.0 * word.astype(np.float64)
+    flipped = np.random.default_rng(3).choice(
+        _codec.CODE_BITS, _codec.MAX_ERRORS + 1, replace=False
+    )
+    soft[flipped] *= -0.1
+    assert _codec.decode(soft).payload is None
+    soft[flipped[0]] *= -1
+    assert _codec.decode(soft).payload == PAYLOAD
 
 
 @settings(max_examples=40, deadline=None)

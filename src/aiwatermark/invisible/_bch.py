@@ -1,12 +1,14 @@
 """A binary BCH code over GF(2^8): n = 255, designed distance 2t + 1.
 
 Pure Python/numpy (bchlib is GPL). Systematic encoding by polynomial division; hard-decision
-decoding by syndromes, Berlekamp–Massey and a vectorised Chien search.
+decoding by syndromes, Berlekamp–Massey and a vectorised Chien search; soft-decision
+decoding by ordered statistics (:meth:`BCH.ordered_statistics`).
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cached_property, lru_cache
+from itertools import combinations
 
 import numpy as np
 
@@ -114,6 +116,54 @@ class BCH:
 
     def message(self, codeword: np.ndarray) -> np.ndarray:
         return codeword[self.parity_bits :]
+
+    @cached_property
+    def generator_matrix(self) -> np.ndarray:
+        """k × n boolean matrix whose rows are the codewords of the unit messages."""
+        rows = [self.encode(np.eye(self.k, dtype=np.uint8)[i]) for i in range(self.k)]
+        return np.array(rows, dtype=bool)
+
+    def ordered_statistics(self, soft: np.ndarray, order: int = 2) -> np.ndarray:
+        """Candidate codewords (bool, best first) from ordered-statistics decoding.
+
+        The k most reliable independent positions (largest ``|soft|``) decide a codeword;
+        re-encoding after flipping up to ``order`` of those decisions gives
+        1 + k + ... candidates, ranked by the total reliability of the received bits each one
+        contradicts. This reaches well past ``t`` errors whenever the unreliable bits hold
+        most of them, which is how noise after JPEG spreads.
+        """
+        hard = soft < 0
+        reliability = np.abs(soft)
+        by_reliability = np.argsort(-reliability, kind="stable")
+        g = self.generator_matrix[:, by_reliability].copy()
+        pivots: list[int] = []
+        row = 0
+        for col in range(N):
+            ones = np.flatnonzero(g[row:, col])
+            if ones.size == 0:
+                continue
+            pick = row + int(ones[0])
+            if pick != row:
+                g[[row, pick]] = g[[pick, row]]
+            others = np.flatnonzero(g[:, col])
+            others = others[others != row]
+            g[others] ^= g[row]
+            pivots.append(col)
+            row += 1
+            if row == self.k:
+                break
+        # Rows of g are now a systematic basis on the pivot columns (in reliability order).
+        base = np.bitwise_xor.reduce(g[hard[by_reliability][pivots]], axis=0)
+        flips = [np.zeros((1, N), dtype=bool)]
+        for size in range(1, order + 1):
+            subsets = np.array(list(combinations(range(self.k), size)))
+            flips.append(np.bitwise_xor.reduce(g[subsets], axis=1))
+        candidates = np.concatenate(flips) ^ base
+        codewords = np.empty_like(candidates)
+        codewords[:, by_reliability] = candidates
+        cost = (codewords != hard) @ reliability
+        result: np.ndarray = codewords[np.argsort(cost, kind="stable")]
+        return result
 
     def decode(self, received: np.ndarray) -> tuple[np.ndarray, int] | None:
         """Correct up to t errors: (codeword, number corrected), or None if uncorrectable."""

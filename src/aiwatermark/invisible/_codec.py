@@ -3,15 +3,15 @@
 The BCH code itself does most of the work of rejecting noise (a random word lies within 29
 bits of a codeword with probability ~2^-57); the CRC catches the rare mis-correction.
 
-A received word is first decoded hard; if that fails, the least reliable bits (smallest
-|soft value|) are flipped in turn (Chase-II decoding) to reach a few errors beyond t. Every
-attempt is counted so the false-positive bound stays honest (see ``_statistic``).
+A received word is first decoded hard (up to t = 29 errors); if that fails, ordered-statistics
+decoding uses the soft values to reach up to ``MAX_ERRORS``. Whatever the decoder, a result is
+accepted only if it is a codeword within ``MAX_ERRORS`` bits of the hard decisions with a valid
+version and CRC, so the false-positive bound in ``_statistic`` holds for any decoder.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import combinations
 
 import numpy as np
 
@@ -25,8 +25,9 @@ VERSION_BITS = 2
 CRC_BITS = 5
 T = 29
 CODE_BITS = N
-CHASE_BITS = 4
-"""Flip every subset of the 4 least reliable bits when plain decoding fails (16 attempts)."""
+MAX_ERRORS = 40
+"""Most bit errors (against the hard decisions) a decoded word may have: 15.7 % of 255."""
+OSD_ORDER = 2
 
 _CRC5_POLY = 0x15  # CRC-5/USB: x^5 + x^2 + 1
 _CRC5_INIT = 0x1F
@@ -71,36 +72,29 @@ def encode(payload: bytes) -> np.ndarray:
 @dataclass(frozen=True)
 class Decoded:
     payload: bytes | None
-    bit_errors: int | None  # against the hard decisions, Chase flips included
+    bit_errors: int | None  # corrected: the codeword's distance from the hard decisions
 
 
-def _check(word: np.ndarray) -> tuple[bytes, np.ndarray] | None:
-    """(payload, corrected codeword) if ``word`` decodes to a valid message, else None."""
-    bch = code(T)
-    result = bch.decode(word)
-    if result is None:
-        return None
-    codeword, _ = result
-    message = bch.message(codeword)
+def _payload(codeword: np.ndarray) -> bytes | None:
+    """The payload if ``codeword``'s message has version 0 and a matching CRC, else None."""
+    message = code(T).message(codeword)
     body, crc = message[: VERSION_BITS + PAYLOAD_BITS], message[VERSION_BITS + PAYLOAD_BITS :]
     if _bits_to_int(body[:VERSION_BITS]) != VERSION or _bits_to_int(crc) != crc5(body):
         return None
-    return np.packbits(body[VERSION_BITS:]).tobytes(), codeword
+    return np.packbits(body[VERSION_BITS:]).tobytes()
 
 
-def decode(soft: np.ndarray, chase: bool = True) -> Decoded:
-    """Decode soft values (positive means bit 0) into the payload, or payload=None.
-
-    ``chase=False`` tries the hard decision only (for reads that are probably noise).
-    """
+def decode(soft: np.ndarray) -> Decoded:
+    """Decode soft values (positive means bit 0) into the payload, or payload=None."""
     hard = (soft < 0).astype(np.uint8)
-    least_reliable = np.argsort(np.abs(soft))[:CHASE_BITS]
-    for size in range(CHASE_BITS + 1 if chase else 1):
-        for flips in combinations(least_reliable, size):
-            word = hard.copy()
-            word[list(flips)] ^= 1
-            checked = _check(word)
-            if checked is not None:
-                payload, codeword = checked
-                return Decoded(payload, int(np.count_nonzero(codeword != hard)))
+    bch = code(T)
+    algebraic = bch.decode(hard)
+    if algebraic is not None and (payload := _payload(algebraic[0])) is not None:
+        return Decoded(payload, algebraic[1])
+    candidates = bch.ordered_statistics(soft, OSD_ORDER)
+    errors = np.count_nonzero(candidates != hard.astype(bool), axis=1)
+    for index in np.flatnonzero(errors <= MAX_ERRORS):
+        payload = _payload(candidates[index].astype(np.uint8))
+        if payload is not None:
+            return Decoded(payload, int(errors[index]))
     return Decoded(None, None)

@@ -102,6 +102,8 @@ def tile(pat: Pattern, coded_bits: np.ndarray, gains: np.ndarray | None = None) 
     values = pat.phase.copy()
     message = ~pat.is_sync
     values[message] *= signs_[pat.bit_of[message]]
+    if gains is not None:
+        values[pat.is_sync] *= float(np.sqrt(np.mean(gains**2)))
     spectrum = np.zeros((TILE, TILE), dtype=np.complex128)
     spectrum[pat.ky, pat.kx] = values
     spectrum[(-pat.ky) % TILE, (-pat.kx) % TILE] = np.conj(values)

@@ -7,8 +7,10 @@ So for one attempt
 
     P(success with <= e corrections) = 2^71 * V(255, e) / 2^255 * 2^-(2 + 5)
 
-where V(n, e) is the volume of a Hamming ball. Multiplying by the number of attempts (geometry
-candidates × Chase flips) gives a union bound on the false-positive probability.
+where V(n, e) is the volume of a Hamming ball: a union over the 2^64 valid messages, so it
+holds for any decoder that accepts only such codewords (algebraic or ordered-statistics).
+Multiplying by the number of received words decoded (geometry candidates) gives a union
+bound on the false-positive probability.
 """
 
 from __future__ import annotations

@@ -84,13 +84,18 @@ def _payload(codeword: np.ndarray) -> bytes | None:
     return np.packbits(body[VERSION_BITS:]).tobytes()
 
 
-def decode(soft: np.ndarray) -> Decoded:
-    """Decode soft values (positive means bit 0) into the payload, or payload=None."""
+def decode(soft: np.ndarray, soft_decision: bool = True) -> Decoded:
+    """Decode soft values (positive means bit 0) into the payload, or payload=None.
+
+    ``soft_decision=False`` tries algebraic decoding only (for reads that are probably noise).
+    """
     hard = (soft < 0).astype(np.uint8)
     bch = code(T)
     algebraic = bch.decode(hard)
     if algebraic is not None and (payload := _payload(algebraic[0])) is not None:
         return Decoded(payload, algebraic[1])
+    if not soft_decision:
+        return Decoded(None, None)
     candidates = bch.ordered_statistics(soft, OSD_ORDER)
     errors = np.count_nonzero(candidates != hard.astype(bool), axis=1)
     for index in np.flatnonzero(errors <= MAX_ERRORS):

@@ -394,22 +394,36 @@ class Sampler:
         )
         iy = ny.astype(np.int64) % self.size[0]
         ix = np.minimum(nx.astype(np.int64), self.size[1] // 2)
-        rows, cols = self.bins[0] % GRID, self.bins[1] % GRID
         combined = np.zeros((len(bases), GRID, GRID))
+        mixed = np.zeros((len(bases), self.bins.shape[1]), dtype=np.complex128)
         for spectrum in self.spectra[:planes]:
             values = spectrum[iy, ix] * ramp
             values = np.where(flip, np.conj(values), values) * self.phase * valid
-            z = np.zeros((len(bases), GRID, GRID), dtype=np.complex128)
-            z[:, rows, cols] = values
-            surface = np.fft.fft2(z).real
-            normed = (surface - surface.mean(axis=(1, 2), keepdims=True)) / (
-                surface.std(axis=(1, 2), keepdims=True) + 1e-12
-            )
+            normed = self._surface(values) / _spread(values)[:, None, None]
             weight = np.maximum(normed.max(axis=(1, 2)) - 4.5, 0.05)
             combined += weight[:, None, None] * normed
-        peak = combined.max(axis=(1, 2)) - combined.mean(axis=(1, 2))
-        result: np.ndarray = peak / (combined.std(axis=(1, 2)) + 1e-12)
+            mixed += (weight / _spread(values))[:, None] * values
+        result: np.ndarray = combined.max(axis=(1, 2)) / _spread(mixed)
         return result
+
+    def _surface(self, values: np.ndarray) -> np.ndarray:
+        """Re(FFT2) of the sync bins on the GRID² offset grid (point-mirrored), per row.
+
+        Only the real part is needed, which is the transform of the Hermitian half
+        (values + their conjugates at -k) / 2: a real inverse FFT of half the size.
+        """
+        rows, cols = self.bins[0], self.bins[1]
+        mirror = cols < 0
+        rows = np.where(mirror, -rows, rows) % GRID
+        cols = np.abs(cols)
+        half = np.where(mirror, np.conj(values), values) * 0.5
+        spectrum = np.zeros((len(values), GRID, GRID // 2 + 1), dtype=np.complex128)
+        spectrum[:, rows, cols] = half
+        # Column 0 has no discarded mirror: its conjugate partner must be written out.
+        edge = cols == 0
+        spectrum[:, (-rows[edge]) % GRID, 0] += np.conj(half[:, edge])
+        surface: np.ndarray = np.fft.irfft2(spectrum, s=(GRID, GRID)) * (GRID * GRID)
+        return surface
 
     def polish(self, basis: np.ndarray) -> np.ndarray:
         """The best lattice within ±1.5 % scale and ±1.2° of ``basis``, in any orientation.
@@ -426,6 +440,16 @@ class Sampler:
         bases = np.repeat(np.stack(trials), n, axis=0)
         values = self.scores(bases, np.tile(np.arange(n), len(trials)))
         return np.asarray(bases[int(np.argmax(values))])
+
+
+def _spread(values: np.ndarray) -> np.ndarray:
+    """Standard deviation of the correlation surface Re(FFT(z)) for each row of bin values.
+
+    No sync bin sits at DC or opposite another, so by Parseval the surface has mean 0 and
+    variance sum|values|^2 / 2: no pass over the 64×64 surface is needed.
+    """
+    result: np.ndarray = np.sqrt(0.5 * np.sum(values.real**2 + values.imag**2, axis=1)) + 1e-12
+    return result
 
 
 def scale_search(sampler: Sampler, shape: tuple[int, int], count: int = 3) -> list[np.ndarray]:

@@ -399,10 +399,11 @@ class Sampler:
         for spectrum in self.spectra[:planes]:
             values = spectrum[iy, ix] * ramp
             values = np.where(flip, np.conj(values), values) * self.phase * valid
-            normed = self._surface(values) / _spread(values)[:, None, None]
+            spread = _spread(values)
+            normed = self._surface(values) / spread[:, None, None]
             weight = np.maximum(normed.max(axis=(1, 2)) - 4.5, 0.05)
             combined += weight[:, None, None] * normed
-            mixed += (weight / _spread(values))[:, None] * values
+            mixed += (weight / spread)[:, None] * values
         result: np.ndarray = combined.max(axis=(1, 2)) / _spread(mixed)
         return result
 

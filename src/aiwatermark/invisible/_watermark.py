@@ -20,7 +20,7 @@ MIN_SIZE = 128
 """Smallest short side (pixels) ``embed`` accepts; robustness to crops needs ≥ 256."""
 
 AMPLITUDE = 1.9
-"""RMS change per RGB channel (grey levels) at strength 1.0 (≈ 42.6 dB PSNR after rounding)."""
+"""RMS change per RGB channel (grey levels) at strength 1.0 (≈ 42.5 dB PSNR after rounding)."""
 
 SMALL_BOOST = 1.15
 """Most extra amplitude for an image smaller than a 512×512 working image (see ``_boost``)."""

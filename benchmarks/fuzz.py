@@ -21,7 +21,6 @@ Example:
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import io
 import multiprocessing
 import multiprocessing.connection
@@ -40,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+TESTS = Path(__file__).resolve().parent.parent / "tests"  # for the test CA, tests/pki.py
 PHOTOS = ("astronaut.jpg", "coffee.png", "chelsea.webp")
 FORMATS = ("JPEG", "PNG", "WEBP")
 OUTCOMES = ("ok", "AiWatermarkError", "other", "timeout", "crash")
@@ -59,66 +59,17 @@ class TestIdentity:
 
 
 def make_test_identity(folder: Path, *, organization: str = "Fuzz Test Newsroom") -> TestIdentity:
-    """Write a root CA and a signing certificate valid for a month into ``folder``."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    """Write a root CA and a signing certificate valid for a month into ``folder``.
 
-    def name(common_name: str) -> x509.Name:
-        return x509.Name(
-            [
-                x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
-            ]
-        )
+    The certificates come from the tests' PKI helper, ``tests/pki.py``.
+    """
+    if str(TESTS) not in sys.path:
+        sys.path.insert(0, str(TESTS))
+    from pki import TestCA
 
-    now = dt.datetime.now(dt.timezone.utc)
-    root_key = ec.generate_private_key(ec.SECP256R1())
-    root = (
-        x509.CertificateBuilder()
-        .subject_name(name("Fuzz Root CA"))
-        .issuer_name(name("Fuzz Root CA"))
-        .public_key(root_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), True
-        )
-        .sign(root_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    leaf = (
-        x509.CertificateBuilder()
-        .subject_name(name("Fuzz Signer"))
-        .issuer_name(name("Fuzz Root CA"))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(True, False, False, False, False, False, False, False, False), True
-        )
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), False
-        )
-        .sign(root_key, hashes.SHA256())
-    )
-    pem = serialization.Encoding.PEM
-    folder.mkdir(parents=True, exist_ok=True)
-    identity = TestIdentity(folder / "root.pem", folder / "chain.pem", folder / "key.pem")
-    identity.root.write_bytes(root.public_bytes(pem))
-    identity.chain.write_bytes(leaf.public_bytes(pem) + root.public_bytes(pem))
-    identity.key.touch(mode=0o600)
-    identity.key.chmod(0o600)
-    identity.key.write_bytes(
-        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return identity
+    ca = TestCA.create(folder, organization=organization, common_name="Fuzz Root CA")
+    signer = ca.issue("Fuzz Signer")
+    return TestIdentity(ca.root_path, signer.chain, signer.key)
 
 
 # --------------------------------------------------------------------------------------------

@@ -61,7 +61,13 @@ def test_mark_one_file_then_verify(
     record = json.loads(line)
     assert record["file"] == str(out) and record["ai_generated"] is True
     assert record["consistent"] is True and record["tampered"] is False
-    assert set(record["layers"]) == {"provenance", "watermark", "label", "disclosure"}
+    assert set(record["layers"]) == {
+        "provenance",
+        "watermark",
+        "fingerprint",
+        "label",
+        "disclosure",
+    }
 
 
 def test_batch_with_corrupt_files_lists_every_failure(
@@ -277,7 +283,7 @@ def test_demo_finds_the_shared_copy_via_the_store(
     ]
     shared_part = text.split("Verify sample-shared.jpg")[1]
     assert "verdict: AI-generated" in shared_part
-    assert "recovered via watermark after metadata was stripped" in shared_part
+    assert "recovered from the manifest store via the watermark" in shared_part
     assert main(["demo", "--out-dir", str(out_dir)]) == 0  # re-runnable
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -13,58 +12,16 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from aiwatermark import keys
 from aiwatermark.errors import KeyFileError, SigningError
-
-NOW = dt.datetime.now(dt.timezone.utc)
-
-
-def _name(common_name: str) -> x509.Name:
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Key Tests"),
-        ]
-    )
+from pki import TestCA
 
 
 def _issue(
     folder: Path, *, ca: bool = False, expired: bool = False, eku: bool = True
 ) -> tuple[Path, Path, ec.EllipticCurvePrivateKey]:
-    """A signing certificate from a throwaway root, written as chain.pem + key.pem (0600)."""
-    root_key = ec.generate_private_key(ec.SECP256R1())
-    key = ec.generate_private_key(ec.SECP256R1())
-    end = NOW - dt.timedelta(days=1) if expired else NOW + dt.timedelta(days=30)
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(_name("Key Test Signer"))
-        .issuer_name(_name("Key Test Root"))
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - dt.timedelta(days=10))
-        .not_valid_after(end)
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(True, False, False, False, False, ca, False, False, False), True
-        )
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), False
-        )
-    )
-    if eku:
-        builder = builder.add_extension(
-            x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), False
-        )
-    leaf = builder.sign(root_key, hashes.SHA256())
-    chain, key_path = folder / "chain.pem", folder / "key.pem"
-    chain.write_bytes(leaf.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    key_path.chmod(0o600)
-    return chain, key_path, key
+    """A signing certificate from a throwaway root: a leaf-only chain and its key (0600)."""
+    root = TestCA.create(folder, organization="Key Tests", common_name="Key Test Root")
+    identity = root.issue("Key Test Signer", ca=ca, expired=expired, eku=eku, include_root=False)
+    return identity.chain, identity.key, identity.private_key
 
 
 def test_from_files_reads_a_valid_identity(tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ import datetime as dt
 import hashlib
 import io
 import json
-from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from PIL import Image
 import aiwatermark
 from aiwatermark import imageio, provenance
 from aiwatermark.store import SQLiteManifestStore, default_store_path
+from stores import ListStore
 
 
 @pytest.fixture(autouse=True)
@@ -95,7 +95,9 @@ def test_manifest_is_recovered_from_the_store_after_sharing(
     assert report.consistent is True
     assert report.provenance is not None
     assert report.provenance.manifest_label == marked.manifest_label
-    assert any("recovered via watermark" in item for item in report.evidence)
+    assert any(
+        "recovered from the manifest store via the watermark" in item for item in report.evidence
+    )
     assert report.to_dict()["manifest_origin"] == "recovered"
 
     without_store = aiwatermark.verify(shared, store=False)
@@ -235,37 +237,25 @@ def test_likeness_consent_is_reported(
 
 
 def test_a_custom_store_replaces_sqlite(photo_paths: list[Path]) -> None:
-    class DictStore:
-        def __init__(self) -> None:
-            self.items: dict[bytes, bytes] = {}
-            self.meta: dict[bytes, Mapping[str, str]] = {}
-
-        def put(
-            self, payload: bytes, manifest: bytes, meta: Mapping[str, str] | None = None
-        ) -> None:
-            self.items[payload] = manifest
-            self.meta[payload] = dict(meta or {})
-
-        def get(self, payload: bytes) -> bytes | None:
-            return self.items.get(payload)
-
-    store = DictStore()
+    store = ListStore()
     result = aiwatermark.mark(photo_paths[1], store=store)
-    assert result.payload in store.items and store.meta[result.payload]["format"] == "PNG"
+    (entry,) = store.entries
+    assert entry.payload == result.payload and entry.meta["format"] == "PNG"
+    assert result.fingerprint is not None and entry.fingerprint == result.fingerprint.value
     assert not default_store_path().exists()
     assert result.data is not None
     image = imageio.open(result.data)
     image.info = {}
     report = aiwatermark.verify(imageio.encode(image, "PNG", keep_metadata=False), store=store)
-    assert report.manifest_origin == "recovered"
+    assert report.manifest_origin == "recovered" and report.content_bound is True
 
 
 def test_store_path_argument_and_default(photo_paths: list[Path], tmp_path: Path) -> None:
     first = aiwatermark.mark(photo_paths[0], store=tmp_path / "team.sqlite3")
     second = aiwatermark.mark(photo_paths[0])
     assert first.payload is not None and second.payload is not None
-    assert SQLiteManifestStore(tmp_path / "team.sqlite3").get(first.payload) is not None
-    assert SQLiteManifestStore(default_store_path()).get(second.payload) is not None
+    assert SQLiteManifestStore(tmp_path / "team.sqlite3").by_payload(first.payload)
+    assert SQLiteManifestStore(default_store_path()).by_payload(second.payload)
     assert default_store_path().parent == tmp_path / "home"
 
 

@@ -1,20 +1,15 @@
-"""C2PA Content Credentials: sign and verify real images with a test CA made here."""
+"""C2PA Content Credentials: sign and verify real images with a test CA (tests/pki.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import io
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -27,97 +22,29 @@ from aiwatermark.errors import (
     SigningError,
     UnsupportedImageError,
 )
+from pki import ALGS, Identity, TestCA
 
 FORMATS = ["JPEG", "PNG", "WEBP", "TIFF", "GIF", "AVIF"]
-ALGS: dict[str, Callable[[], Any]] = {
-    "es256": lambda: ec.generate_private_key(ec.SECP256R1()),
-    "es384": lambda: ec.generate_private_key(ec.SECP384R1()),
-    "es512": lambda: ec.generate_private_key(ec.SECP521R1()),
-    "ps256": lambda: rsa.generate_private_key(65537, 2048),
-    "ed25519": ed25519.Ed25519PrivateKey.generate,
-}
 UNTRUSTED = "signingCredential.untrusted"
 
 
-@dataclass
-class CertAuthority:
-    root_pem: bytes
-    root_path: Path
-    chains: dict[str, Path]
-    keys: dict[str, Path]
-    private: dict[str, Any]
-
-
-def _name(common_name: str) -> x509.Name:
-    return x509.Name(
-        [
-            x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Test Newsroom"),
-        ]
+@pytest.fixture(scope="session")
+def test_ca(tmp_path_factory: pytest.TempPathFactory) -> TestCA:
+    """A root CA, "Test Root CA" of "Test Newsroom"."""
+    return TestCA.create(
+        tmp_path_factory.mktemp("test-ca"), organization="Test Newsroom", common_name="Test Root CA"
     )
 
 
 @pytest.fixture(scope="session")
-def test_ca(tmp_path_factory: pytest.TempPathFactory) -> CertAuthority:
-    """A root CA and one C2PA-profile signing certificate per algorithm."""
-    folder = tmp_path_factory.mktemp("test-ca")
-    now = dt.datetime.now(dt.timezone.utc)
-    root_key = ec.generate_private_key(ec.SECP256R1())
-    root = (
-        x509.CertificateBuilder()
-        .subject_name(_name("Test Root CA"))
-        .issuer_name(_name("Test Root CA"))
-        .public_key(root_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), True
-        )
-        .sign(root_key, hashes.SHA256())
-    )
-    root_pem = root.public_bytes(serialization.Encoding.PEM)
-    (folder / "root.pem").write_bytes(root_pem)
-    ca = CertAuthority(root_pem, folder / "root.pem", {}, {}, {})
-    for alg, generate in ALGS.items():
-        key = generate()
-        leaf = (
-            x509.CertificateBuilder()
-            .subject_name(_name(f"Test Signer {alg}"))
-            .issuer_name(_name("Test Root CA"))
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=30))
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(
-                x509.KeyUsage(True, False, False, False, False, False, False, False, False), True
-            )
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(root_key.public_key()), False
-            )
-            .sign(root_key, hashes.SHA256())
-        )
-        chain = folder / f"{alg}-chain.pem"
-        chain.write_bytes(leaf.public_bytes(serialization.Encoding.PEM) + root_pem)
-        key_path = folder / f"{alg}-key.pem"
-        key_path.write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-        key_path.chmod(0o600)
-        ca.chains[alg], ca.keys[alg], ca.private[alg] = chain, key_path, key
-    return ca
+def identities(test_ca: TestCA) -> dict[str, Identity]:
+    """One C2PA-profile signing certificate per algorithm, "Test Signer <alg>"."""
+    return {alg: test_ca.issue(f"Test Signer {alg}", alg=alg) for alg in ALGS}
 
 
 @pytest.fixture(scope="session")
-def signer(test_ca: CertAuthority) -> keys.Signer:
-    return keys.Signer.from_files(test_ca.chains["es256"], test_ca.keys["es256"])
+def signer(identities: dict[str, Identity]) -> keys.Signer:
+    return identities["es256"].signer()
 
 
 @pytest.fixture(scope="session")
@@ -160,7 +87,7 @@ def pixel_byte_offset(data: bytes) -> int:
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_each_format_signs_and_verifies(
-    fmt: str, small_photo: Image.Image, signer: keys.Signer, test_ca: CertAuthority
+    fmt: str, small_photo: Image.Image, signer: keys.Signer, test_ca: TestCA
 ) -> None:
     data = imageio.encode(small_photo, fmt)
     signed = provenance.sign(data, format=fmt, signer=signer, generator="ImageGen")
@@ -179,9 +106,9 @@ def test_each_format_signs_and_verifies(
 
 @pytest.mark.parametrize("alg", ["es384", "es512", "ps256", "ed25519"])
 def test_every_algorithm_signs_a_trusted_manifest(
-    alg: str, jpeg: bytes, test_ca: CertAuthority
+    alg: str, jpeg: bytes, test_ca: TestCA, identities: dict[str, Identity]
 ) -> None:
-    signer = keys.Signer.from_files(test_ca.chains[alg], test_ca.keys[alg], alg=alg)
+    signer = keys.Signer.from_files(identities[alg].chain, identities[alg].key, alg=alg)
     signed = provenance.sign(jpeg, format="JPEG", signer=signer)
     report = provenance.read_provenance(signed.data, trust_anchors=test_ca.root_pem)
     assert report.state == "Trusted"
@@ -189,8 +116,10 @@ def test_every_algorithm_signs_a_trusted_manifest(
     assert report.signer.common_name == f"Test Signer {alg}"
 
 
-def test_callback_signer_keeps_the_key_outside(jpeg: bytes, test_ca: CertAuthority) -> None:
-    private_key = test_ca.private["es256"]
+def test_callback_signer_keeps_the_key_outside(
+    jpeg: bytes, test_ca: TestCA, identities: dict[str, Identity]
+) -> None:
+    private_key = identities["es256"].private_key
     calls: list[int] = []
 
     def kms_sign(data: bytes) -> bytes:
@@ -198,18 +127,18 @@ def test_callback_signer_keeps_the_key_outside(jpeg: bytes, test_ca: CertAuthori
         signature: bytes = private_key.sign(data, ec.ECDSA(hashes.SHA256()))
         return signature
 
-    signer = keys.Signer.from_callback(kms_sign, test_ca.chains["es256"], "es256")
+    signer = keys.Signer.from_callback(kms_sign, identities["es256"].chain, "es256")
     signed = provenance.sign(jpeg, format="JPEG", signer=signer)
     assert calls, "the callback was never asked to sign"
     report = provenance.read_provenance(signed.data, trust_anchors=test_ca.root_pem.decode())
     assert report.state == "Trusted"
 
 
-def test_failing_callback_is_a_signing_error(jpeg: bytes, test_ca: CertAuthority) -> None:
+def test_failing_callback_is_a_signing_error(jpeg: bytes, identities: dict[str, Identity]) -> None:
     def broken(data: bytes) -> bytes:
         raise RuntimeError("HSM offline")
 
-    signer = keys.Signer.from_callback(broken, test_ca.chains["es256"].read_bytes(), "es256")
+    signer = keys.Signer.from_callback(broken, identities["es256"].chain.read_bytes(), "es256")
     with pytest.raises(SigningError, match="HSM offline"):
         provenance.sign(jpeg, format="JPEG", signer=signer)
 

@@ -44,7 +44,9 @@ def run_demo(out_dir: Path, out: TextIO) -> None:
     for layer in result.layers:
         out.write(f"   {steps[layer]}\n")
     if result.stored:
-        out.write(f"   manifest store     saved under the content ID in {where}\n")
+        out.write(
+            f"   manifest store     registered under the content ID and fingerprint in {where}\n"
+        )
 
     shared = share_like_a_platform(marked_path.read_bytes())
     imageio.write_atomic(shared, shared_path, overwrite=True)

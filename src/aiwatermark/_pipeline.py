@@ -12,15 +12,17 @@ from typing import Any, ParamSpec, TypeVar
 import numpy as np
 from PIL import Image
 
-from . import imageio, invisible, keys, metadata, provenance, visible
+from . import fingerprint, imageio, invisible, keys, metadata, provenance, visible
+from ._recovery import recover
 from .errors import (
     AiWatermarkError,
     KeyFileError,
     PayloadError,
+    PayloadTakenError,
     UnsupportedImageError,
 )
 from .report import VerificationReport, build_report
-from .store import StoreLike, open_store
+from .store import ManifestStore, StoreLike, open_store
 
 # Formats whose files can carry the metadata disclosure and C2PA manifest we write.
 MARKABLE_FORMATS = ("JPEG", "PNG", "WEBP")
@@ -32,7 +34,9 @@ class MarkResult:
     """What :func:`mark` did: where the image went, its content ID and the layers applied.
 
     ``path`` is set when a file was written, ``data`` (the encoded image) when ``dst`` was
-    None. ``payload`` is the watermark payload, also the key of the manifest in the store.
+    None. ``payload`` is the watermark payload, also the key of the manifest in the store;
+    ``fingerprint`` is the PDQ fingerprint of the final pixels, signed into the manifest and
+    registered beside it.
 
     Example:
         >>> import aiwatermark
@@ -48,6 +52,7 @@ class MarkResult:
     layers: tuple[str, ...]
     format: str
     stored: bool
+    fingerprint: fingerprint.Fingerprint | None = None
 
     @property
     def content_id(self) -> str | None:
@@ -71,6 +76,7 @@ class MarkResult:
             "layers": list(self.layers),
             "format": self.format,
             "stored": self.stored,
+            "fingerprint": None if self.fingerprint is None else self.fingerprint.hex,
         }
 
     def __repr__(self) -> str:
@@ -124,8 +130,11 @@ def mark(
     carrying ``payload`` (a fresh random content ID unless given; ``watermark=False`` for
     none), IPTC/EXIF/PNG disclosure metadata, and signed C2PA Content Credentials
     (``signer=False`` for none; ``None`` uses the local development identity, created on
-    first use). The manifest is saved in the manifest ``store`` under the payload, so it can
-    be recovered after a platform strips the metadata (``store=False`` to skip).
+    first use) that bind the watermark payload and the PDQ fingerprint of the final pixels.
+    The manifest is registered in the manifest ``store`` under both, so it can be recovered
+    after a platform strips the metadata, and even after the watermark is removed
+    (``store=False`` to skip). Stores never replace an entry: an explicit ``payload`` that is
+    already registered raises :class:`~aiwatermark.PayloadTakenError`.
 
     The output format is ``format=`` when given, else ``dst``'s suffix, else the input's
     format (JPEG for decoded inputs such as a ``PIL.Image`` from a diffusers pipeline; PNG
@@ -138,7 +147,7 @@ def mark(
             (``UnsupportedImageError``, ``CorruptImageError``, ``ImageTooLargeError``), is
             too small for the watermark (``ImageTooSmallError``), ``dst`` exists
             (``OutputExistsError``), or signing or the store failed (``SigningError``,
-            ``KeyFileError``, ``StoreError``).
+            ``KeyFileError``, ``StoreError``; ``PayloadTakenError`` for a taken ``payload``).
         InvalidArgumentError: ``label`` cannot be drawn (empty, or glyphs the font lacks).
 
     Example:
@@ -157,14 +166,14 @@ def mark(
         raise PayloadError("payload= is given but watermark=False; drop one of them")
     image = imageio.open(src)
     fmt = _output_format(src, image, dst, format)
+    manifest_store = open_store(store) if signer is not False else None
     layers: list[str] = []
 
     if label:
         image = visible.add_label(image, label)
         layers.append("label")
     if watermark:
-        if payload is None:
-            payload = os.urandom(invisible.PAYLOAD_BITS // 8)
+        payload = _content_id(manifest_store, payload)
         image = invisible.embed(image, payload, key)
         layers.append("watermark")
     else:
@@ -173,6 +182,8 @@ def mark(
     data = imageio.encode(image, fmt)
     data = metadata.disclose(data, generator=generator)
     layers.append("disclosure")
+    # Of the pixels a verifier will decode, not of the image before encoding.
+    final_fingerprint = fingerprint.compute(data)
 
     manifest_label: str | None = None
     manifest: bytes | None = None
@@ -184,22 +195,21 @@ def mark(
             signer=active_signer,
             generator=generator,
             soft_binding=payload,
+            fingerprint=final_fingerprint.value,
             likeness=likeness,
         )
         data, manifest, manifest_label = signed.data, signed.manifest, signed.manifest_label
         layers.append("c2pa")
 
     stored = False
-    if payload is not None and manifest is not None:
-        manifest_store = open_store(store)
-        if manifest_store is not None:
-            # Saved before the image is written: an unused entry is harmless, a marked image
-            # whose credentials were never stored is not.
-            meta = {"format": fmt, "manifest_label": manifest_label or ""}
-            if dst is not None:
-                meta["file"] = Path(os.fspath(dst)).name
-            manifest_store.put(payload, manifest, meta)
-            stored = True
+    if manifest_store is not None and manifest is not None:
+        # Saved before the image is written: an unused entry is harmless, a marked image
+        # whose credentials were never stored is not.
+        meta = {"format": fmt, "manifest_label": manifest_label or ""}
+        if dst is not None:
+            meta["file"] = Path(os.fspath(dst)).name
+        manifest_store.put(payload, manifest, meta, fingerprint=final_fingerprint.value)
+        stored = True
 
     path = None
     if dst is not None:
@@ -212,7 +222,31 @@ def mark(
         layers=tuple(layers),
         format=fmt,
         stored=stored,
+        fingerprint=final_fingerprint,
     )
+
+
+_FRESH_ID_ATTEMPTS = 8
+
+
+def _content_id(manifest_store: ManifestStore | None, payload: bytes | None) -> bytes:
+    """The payload to embed: the caller's if still free, else a fresh random one.
+
+    A registration is never replaced, so a taken ID is refused before any work is done; a
+    random one that happens to be taken is simply drawn again.
+    """
+    if payload is not None:
+        if manifest_store is not None and manifest_store.by_payload(payload):
+            raise PayloadTakenError(
+                f"content ID {bytes(payload).hex()} is already registered in the manifest "
+                "store; leave payload= unset for a fresh one"
+            )
+        return payload
+    for _ in range(_FRESH_ID_ATTEMPTS):
+        fresh = os.urandom(invisible.PAYLOAD_BITS // 8)
+        if manifest_store is None or not manifest_store.by_payload(fresh):
+            return fresh
+    raise PayloadTakenError("cannot draw a free content ID: the manifest store is saturated")
 
 
 def _decode(src: imageio.ImageSource) -> tuple[bytes | None, Image.Image]:
@@ -237,11 +271,14 @@ def verify(
     """Read every disclosure layer of an image and judge whether it is marked AI-generated.
 
     Reads the C2PA manifest, the invisible watermark (with ``key`` if one was used to mark),
-    the visible label and the metadata disclosure. When the image has no embedded manifest
-    but carries a watermark, the manifest is looked up in the manifest ``store`` by the
-    watermark payload and reported as recovered (``store=False`` to skip the look-up).
-    ``trust_anchors`` (PEM) decides which signers count as trusted. ``label`` is the text
-    of the visible label to look for, if ``mark`` drew another one.
+    the visible label, the metadata disclosure and the image's perceptual fingerprint.
+    Unless the file carries a trusted manifest, the manifest ``store`` is asked for the
+    registration: by the watermark's content ID, or by the fingerprint when no watermark is
+    found (``store=False`` to skip). A registered manifest applies only when the fingerprint
+    it signs matches these pixels; a watermark copied into another picture therefore
+    carries no credentials. ``trust_anchors`` (PEM) decides which signers count as trusted.
+    ``label`` is the text of the visible label to look for, if ``mark`` drew another one.
+    The verdict follows the policy in :mod:`aiwatermark.verdict`.
 
     Example:
         >>> import aiwatermark
@@ -265,38 +302,42 @@ def verify(
     detection = _layer(notes, "watermark", invisible.detect, image, key)
     found_label = _layer(notes, "label", visible.detect_label, image, label)
 
-    recovered: provenance.ProvenanceReport | None = None
-    if (
-        (embedded is None or not embedded.present or embedded.state == "Invalid")
-        and detection is not None
-        and detection.detected
-        and detection.payload is not None
-    ):
+    image_fingerprint = _layer(notes, "fingerprint", fingerprint.compute, image)
+
+    recovery = None
+    embedded_trusted = embedded is not None and embedded.present and embedded.trusted
+    if not embedded_trusted:
+        # The store is asked even when the file carries an untrusted manifest: a registered
+        # original can contradict what an untrusted signer claims about these pixels.
         manifest_store = open_store(store)
-        # An unreachable store must not hide what the image itself says.
-        manifest = (
-            _layer(notes, "manifest store", manifest_store.get, detection.payload)
-            if (manifest_store is not None)
-            else None
-        )
-        if manifest is not None:
-            # A recovered manifest is judged on its signature and claim; its hash of the
-            # original bytes cannot match these pixels anyway, so decoded pixels need no
-            # full re-encode: any small valid image stands in for them.
+        if manifest_store is not None:
+            # A detached manifest is judged on its signature and claim; its hash of the
+            # original bytes cannot match anyway, so decoded pixels need no full re-encode:
+            # any small valid image stands in for them.
             asset = data if data is not None else imageio.encode(Image.new("RGB", (1, 1)), "PNG")
-            recovered = _layer(
+            payload = detection.payload if detection is not None and detection.detected else None
+            recovery = _layer(
                 notes,
-                "recovered C2PA",
-                provenance.read_provenance,
-                asset,
+                "manifest store",
+                recover,
+                manifest_store,
+                asset=asset,
+                payload=payload,
+                image_fingerprint=image_fingerprint,
                 trust_anchors=trust_anchors,
-                manifest=manifest,
+                # The same manifest intact in the file says nothing new; a tampered one
+                # does not stand in for its intact registered copy.
+                skip_label=embedded.manifest_label
+                if embedded is not None and embedded.intact
+                else None,
+                problems=notes,
             )
     return build_report(
         source=name,
         embedded=embedded,
-        recovered=recovered,
+        recovery=recovery,
         watermark=detection,
+        fingerprint=image_fingerprint,
         label=found_label,
         disclosure=disclosure,
         notes=tuple(notes),

@@ -68,6 +68,10 @@ class StoreError(AiWatermarkError):
     """The manifest store could not be opened, read or written."""
 
 
+class PayloadTakenError(StoreError):
+    """The manifest store already holds an entry under this content ID; stores never replace."""
+
+
 __all__ = [
     "AiWatermarkError",
     "CorruptImageError",
@@ -78,6 +82,7 @@ __all__ = [
     "MetadataError",
     "OutputExistsError",
     "PayloadError",
+    "PayloadTakenError",
     "ProvenanceError",
     "SigningError",
     "StoreError",

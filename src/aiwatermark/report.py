@@ -12,34 +12,39 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from ._recovery import RecoveredVia, Recovery
+from .fingerprint import MATCH_THRESHOLD, Fingerprint
 from .invisible import Detection
 from .metadata import Disclosure
-from .provenance import (
-    CONTENT_HASH_MISMATCH,
-    NOT_TAMPER,
-    SOFT_BINDING_ALG,
-    Likeness,
-    ProvenanceReport,
-)
+from .provenance import NOT_TAMPER, SOFT_BINDING_ALG, Likeness, ProvenanceReport
+from .verdict import Claim, decide
 from .visible import LabelDetection
 
 ManifestOrigin = Literal["embedded", "recovered"]
 
-RECOVERED_NOTE = "recovered via watermark after metadata was stripped"
+RECOVERED_NOTE = "recovered from the manifest store via the {via}"
 
 
 @dataclass(frozen=True)
 class VerificationReport:
-    """Every layer's result and the verdict they add up to.
+    """Every layer's result and the verdict they add up to (policy: :mod:`aiwatermark.verdict`).
 
-    ``ai_generated`` is True when any layer discloses AI generation, False when a valid
-    C2PA manifest positively describes non-AI content and nothing else claims AI, and None
-    when no layer says anything (which is not proof of authenticity). ``evidence`` says in
-    words which layer said what. ``manifest_origin`` is ``"embedded"`` for a manifest in the
-    file (bound to its bytes) and ``"recovered"`` for one found in the manifest store by the
-    watermark's content ID after the metadata was stripped. ``consistent`` compares the
-    watermark payload with the manifest's soft binding (None unless both exist);
-    ``tampered`` means an embedded manifest is present but invalid.
+    ``ai_generated`` is True when any layer discloses AI generation, False only when a
+    trusted, intact manifest bound to these pixels states a non-AI source and nothing says
+    AI, and None otherwise (nothing found, which is not proof of authenticity, or only
+    untrusted claims of another origin — named in ``conflicts``). ``evidence`` says in words
+    which layer said what, and for every manifest whether its signer is trusted.
+
+    ``manifest_origin`` is ``"embedded"`` for a manifest in the file (bound to its bytes) and
+    ``"recovered"`` for one found in the manifest store (``recovered_via`` the watermark's
+    content ID or the image's fingerprint) whose signed fingerprint matches these pixels.
+    ``content_bound`` is False when the store's manifest for this watermark belongs to a
+    different picture (a copied watermark): its credentials are then not applied, and
+    ``fingerprint_distance`` says how far the pixels are from the registered ones.
+    ``consistent`` compares the watermark payload with the applied manifest's soft binding
+    (False for a copied watermark, None unless both exist); ``trusted`` is True only for an
+    applied, consistent manifest from a trusted signer; ``tampered`` means an embedded
+    manifest is present but invalid.
 
     Example:
         >>> import aiwatermark, tempfile, pathlib
@@ -65,6 +70,13 @@ class VerificationReport:
     label: LabelDetection | None
     disclosure: Disclosure | None
     notes: tuple[str, ...] = ()
+    conflicts: tuple[str, ...] = ()
+    fingerprint: Fingerprint | None = None
+    content_bound: bool | None = None
+    fingerprint_distance: int | None = None
+    recovered_via: RecoveredVia | None = None
+    other_registrations: tuple[str, ...] = ()
+    headline: str = "no AI disclosure found (absence of marks does not prove authenticity)"
 
     @property
     def likeness_consent(self) -> bool:
@@ -73,7 +85,7 @@ class VerificationReport:
 
     @property
     def recovered(self) -> bool:
-        """True when the manifest came from the store via the watermark, not from the file."""
+        """True when the applied manifest came from the store, not from the file."""
         return self.manifest_origin == "recovered"
 
     def to_dict(self) -> dict[str, Any]:
@@ -88,18 +100,25 @@ class VerificationReport:
         return {
             "source": self.source,
             "ai_generated": self.ai_generated,
+            "headline": self.headline,
             "evidence": list(self.evidence),
+            "conflicts": list(self.conflicts),
             "consistent": self.consistent,
             "tampered": self.tampered,
             "trusted": self.trusted,
             "manifest_origin": self.manifest_origin,
+            "recovered_via": self.recovered_via,
+            "content_bound": self.content_bound,
+            "fingerprint_distance": self.fingerprint_distance,
             "content_id": self.content_id,
             "likeness_consent": self.likeness_consent,
             "likeness": None if self.likeness is None else self.likeness.to_dict(),
             "likeness_expired": self.likeness_expired,
+            "other_registrations": list(self.other_registrations),
             "layers": {
                 "provenance": None if self.provenance is None else self.provenance.to_dict(),
                 "watermark": None if self.watermark is None else self.watermark.to_dict(),
+                "fingerprint": None if self.fingerprint is None else self.fingerprint.to_dict(),
                 "label": None if self.label is None else self.label.to_dict(),
                 "disclosure": None if self.disclosure is None else self.disclosure.to_dict(),
             },
@@ -114,17 +133,16 @@ class VerificationReport:
             >>> print(aiwatermark.verify("fixtures/coffee.png", store=False).summary())
             verdict: no AI disclosure found (absence of marks does not prove authenticity)
         """
-        if self.ai_generated:
-            verdict = "AI-generated"
-        elif self.ai_generated is None:
-            verdict = "no AI disclosure found (absence of marks does not prove authenticity)"
-        else:
-            verdict = "not AI-generated, per its signed Content Credentials"
+        verdict = self.headline
+        if self.provenance is not None:
+            who = "a trusted signer" if self.trusted else "a signer that is NOT trusted"
+            verdict += f" — Content Credentials ({self.manifest_origin}) from {who}"
         lines = [f"verdict: {verdict}"]
         lines.extend(f"  - {item}" for item in self.evidence)
+        lines.extend(f"CONFLICT: {item}" for item in self.conflicts)
         if self.tampered:
             lines.append("WARNING: the embedded Content Credentials are invalid (tampered)")
-        if self.consistent is False:
+        if self.consistent is False and self.content_bound is not False:
             lines.append(
                 "WARNING: the watermark's content ID does not match the manifest's soft "
                 "binding; the credentials belong to another image"
@@ -136,136 +154,200 @@ class VerificationReport:
                 f"likeness consent: {self.likeness.subject} (ref {self.likeness.consent_ref}, "
                 f"until {until}): {state}"
             )
+        lines.extend(f"also registered: {item}" for item in self.other_registrations)
         lines.extend(f"note: {note}" for note in self.notes)
         return "\n".join(lines)
 
 
-def _claim_sound(report: ProvenanceReport, origin: ManifestOrigin) -> bool:
-    """True when the signature and claim hold up (for an embedded one: and the bytes too).
-
-    A recovered manifest hashed the original file's bytes and the copy that led us to it was
-    re-encoded, so content-hash failures say nothing about its signature or claim; neither
-    does an untrusted or development signer.
-    """
-    if report.intact:
-        return True
-    if origin == "embedded" or not report.failures:
-        return False
-    allowed = CONTENT_HASH_MISMATCH | NOT_TAMPER
-    return all(code in allowed for code, _ in report.failures)
-
-
-def _trusted(report: ProvenanceReport, origin: ManifestOrigin, sound: bool) -> bool:
-    if origin == "embedded":
-        return report.trusted
-    # A recovered manifest is never "Trusted" as a whole (its content hash cannot match),
-    # but its signer is when the validator raised no trust complaint about it.
-    codes = {code for code, _ in report.failures}
-    return sound and not report.is_dev_identity and not codes & NOT_TAMPER
-
-
-def _manifest_evidence(report: ProvenanceReport, origin: ManifestOrigin, sound: bool) -> str:
-    where = "embedded" if origin == "embedded" else RECOVERED_NOTE
+def _signer_text(report: ProvenanceReport, trusted: bool) -> str:
     if report.is_dev_identity:
-        who = "the aiwatermark development identity (not trusted)"
-    else:
-        who = report.signer.describe() if report.signer else "an unknown signer"
-    kind = (report.digital_source_type or "").rsplit("/", 1)[-1] or "no digital source type"
+        return "the aiwatermark development identity (signer NOT trusted)"
+    who = report.signer.describe() if report.signer else "an unknown signer"
+    return f"{who} (signer {'trusted' if trusted else 'NOT trusted'})"
+
+
+def _manifest_evidence(
+    report: ProvenanceReport,
+    origin: ManifestOrigin,
+    sound: bool,
+    trusted: bool,
+    via: RecoveredVia = "watermark",
+) -> str:
+    where = "embedded" if origin == "embedded" else RECOVERED_NOTE.format(via=via)
+    kind = _source_name(report) or "no digital source type"
     generator = f", generator {report.generator}" if report.generator else ""
     if origin == "recovered":
         state = "signature and claim valid" if sound else "signature or claim INVALID"
-        if sound and _trusted(report, origin, sound):
-            state += ", signer trusted"
     elif report.state == "Invalid":
         problems = [text for code, text in report.failures if code not in NOT_TAMPER]
         state = "INVALID: " + (problems[0] if problems else "does not verify")
     else:
-        state = "trusted" if report.trusted else "intact"
-    return f"C2PA ({where}): {kind}{generator}; signed by {who}; {state}"
+        state = "intact"
+    return f"C2PA ({where}): {kind}{generator}; signed by {_signer_text(report, trusted)}; {state}"
+
+
+def _source_name(report: ProvenanceReport) -> str:
+    return (report.digital_source_type or "").rsplit("/", 1)[-1]
+
+
+def _manifest_claim(
+    report: ProvenanceReport, source: str, trusted: bool, why_untrusted: str
+) -> Claim | None:
+    """A sound manifest's statement; one that states no source type says nothing either way."""
+    if not (report.ai_generated or report.digital_source_type):
+        return None
+    return Claim(
+        source=source,
+        ai=report.ai_generated,
+        trusted=trusted,
+        detail=_source_name(report),
+        why_untrusted="" if trusted else why_untrusted,
+    )
 
 
 def build_report(
     *,
     source: str,
     embedded: ProvenanceReport | None,
-    recovered: ProvenanceReport | None,
+    recovery: Recovery | None,
     watermark: Detection | None,
+    fingerprint: Fingerprint | None,
     label: LabelDetection | None,
     disclosure: Disclosure | None,
     notes: tuple[str, ...] = (),
 ) -> VerificationReport:
     """Combine the layers' results into a :class:`VerificationReport` (used by ``verify``).
 
+    The verdict itself is :func:`aiwatermark.verdict.decide` over the layers' claims.
+
     Example:
         >>> from aiwatermark.report import build_report
-        >>> build_report(source="x.jpg", embedded=None, recovered=None, watermark=None,
-        ...              label=None, disclosure=None).ai_generated is None
+        >>> build_report(source="x.jpg", embedded=None, recovery=None, watermark=None,
+        ...              fingerprint=None, label=None, disclosure=None).ai_generated is None
         True
     """
     evidence: list[str] = []
-    claims: list[bool] = []
+    claims: list[Claim] = []
+    payload = watermark.payload if watermark is not None and watermark.detected else None
 
-    # An embedded manifest that fails (the file was edited) and the intact original
-    # recovered from the store can both be there: report both, rely on the sound one.
-    judged: list[tuple[ProvenanceReport, ManifestOrigin, bool]] = []
-    if embedded is not None and embedded.present:
-        judged.append((embedded, "embedded", _claim_sound(embedded, "embedded")))
-    if recovered is not None and recovered.present:
-        judged.append((recovered, "recovered", _claim_sound(recovered, "recovered")))
-    tampered = any(where == "embedded" and not ok for _, where, ok in judged)
-    for report, where, ok in judged:
-        evidence.append(_manifest_evidence(report, where, ok))
-        # Only a positive statement counts: an AI source type, or a non-AI one such as a
-        # camera capture. A manifest that states no source type says nothing either way.
-        if ok and (report.ai_generated or report.digital_source_type):
-            claims.append(report.ai_generated)
+    # An embedded manifest is bound to the file by its content hash; a recovered one only
+    # through the fingerprint it signs. Both can be there (an edited file whose intact
+    # original is registered): report both, rely on the sound one.
     manifest: ProvenanceReport | None = None
     origin: ManifestOrigin | None = None
-    sound = False
-    if judged:
-        manifest, origin, sound = next((j for j in judged if j[2]), judged[0])
+    trusted = False
+    embedded_sound = embedded is not None and embedded.present and embedded.intact
+    tampered = embedded is not None and embedded.present and not embedded.intact
+    if embedded is not None and embedded.present:
+        evidence.append(_manifest_evidence(embedded, "embedded", embedded_sound, embedded.trusted))
+        if embedded_sound:
+            manifest, origin, trusted = embedded, "embedded", embedded.trusted
+            claim = _manifest_claim(
+                embedded, "C2PA (embedded)", embedded.trusted, "its signer is not trusted"
+            )
+            if claim is not None:
+                claims.append(claim)
 
-    payload = watermark.payload if watermark is not None and watermark.detected else None
+    chosen = recovery.chosen if recovery is not None else None
+    content_bound: bool | None = None
+    distance: int | None = None
+    if recovery is not None and chosen is not None:
+        content_bound, distance = chosen.bound, chosen.distance
+        if chosen.bound:
+            if recovery.via == "fingerprint":
+                evidence.append(
+                    f"fingerprint: this image matches a registered "
+                    f"{'AI-generated ' if chosen.report.ai_generated else ''}image "
+                    f"(distance {distance} of 256 bits, match ≤ {MATCH_THRESHOLD})"
+                )
+                if chosen.report.ai_generated:
+                    claims.append(Claim("fingerprint match", ai=True))
+            evidence.append(
+                _manifest_evidence(
+                    chosen.report, "recovered", chosen.sound, chosen.trusted_signer, recovery.via
+                )
+            )
+            if chosen.sound:
+                claim = _manifest_claim(
+                    chosen.report,
+                    "C2PA (recovered)",
+                    chosen.trusted_signer,
+                    "its signer is not trusted",
+                )
+                if claim is not None:
+                    claims.append(claim)
+                if manifest is None or not trusted:
+                    manifest, origin, trusted = chosen.report, "recovered", chosen.trusted_signer
+        else:
+            reason = (
+                "it signs no fingerprint to bind it to any pixels"
+                if distance is None
+                else f"fingerprint distance {distance}, a match needs ≤ {MATCH_THRESHOLD}"
+            )
+            if recovery.via == "watermark":
+                evidence.append(
+                    "an aiwatermark watermark is present, but this image is not the one it was "
+                    "registered with: its credentials do not apply — the watermark may have "
+                    f"been copied ({reason})"
+                )
+            else:  # the store's index pointed here, the signed manifest disagrees
+                evidence.append(
+                    "the manifest store lists this image, but the registration's signed "
+                    f"fingerprint does not match it: its credentials do not apply ({reason})"
+                )
+    others = tuple(c.describe() for c in recovery.others) if recovery is not None else ()
+
     if payload is not None and watermark is not None:
         evidence.append(
             f"watermark: content ID {payload.hex()} detected "
             f"(false-positive probability {watermark.p_value:.1e})"
         )
-        claims.append(True)
+        claims.append(Claim("watermark", ai=True))
     if label is not None and label.found:
         evidence.append(
             f"label: visible AI label found ({label.position}, match {label.score:.2f})"
         )
-        claims.append(True)
+        claims.append(Claim("label", ai=True))
     if disclosure is not None and disclosure.ai_generated:
         places = ", ".join(disclosure.found_in) or "metadata"
         kind = (disclosure.digital_source_type or "").rsplit("/", 1)[-1] or "AI disclosure"
         evidence.append(f"metadata: {kind} in {places}")
-        claims.append(True)
+        claims.append(Claim("metadata", ai=True))
 
-    bindings = (
-        []
-        if manifest is None or not sound
-        else [b.value for b in manifest.soft_bindings if b.alg == SOFT_BINDING_ALG]
-    )
-    consistent = None if payload is None or not bindings else payload in bindings
-    likeness = manifest.likeness if manifest is not None and sound else None
+    if chosen is not None and not chosen.bound and payload is not None:
+        consistent: bool | None = False  # a copied watermark: its credentials are another's
+    else:
+        bindings = (
+            [b.value for b in manifest.soft_bindings if b.alg == SOFT_BINDING_ALG]
+            if manifest is not None
+            else []
+        )
+        consistent = None if payload is None or not bindings else payload in bindings
+    if consistent is False:
+        trusted = False
+    verdict = decide(claims)
+    likeness = manifest.likeness if manifest is not None else None
 
     return VerificationReport(
         source=source,
-        ai_generated=True if True in claims else (False if claims else None),
+        ai_generated=verdict.ai_generated,
         evidence=tuple(evidence),
+        conflicts=verdict.conflicts,
         consistent=consistent,
         tampered=tampered,
-        trusted=manifest is not None and origin is not None and _trusted(manifest, origin, sound),
+        trusted=trusted,
         manifest_origin=origin,
         content_id=None if payload is None else payload.hex(),
         likeness=likeness,
-        likeness_expired=None
-        if likeness is None or manifest is None
-        else (manifest.consent_expired),
+        likeness_expired=None if likeness is None or manifest is None else manifest.consent_expired,
+        content_bound=content_bound,
+        fingerprint_distance=distance,
+        recovered_via=recovery.via if recovery is not None else None,
+        other_registrations=others,
+        headline=verdict.headline,
         provenance=manifest,
         watermark=watermark,
+        fingerprint=fingerprint,
         label=label,
         disclosure=disclosure,
         notes=notes,

@@ -6,6 +6,7 @@ import base64
 import datetime as dt
 from typing import Any
 
+from ..fingerprint import FINGERPRINT_ALG
 from ..metadata import COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA, TRAINED_ALGORITHMIC_MEDIA
 from ._likeness import LIKENESS_LABEL, Likeness
 
@@ -22,6 +23,14 @@ WATERMARK_ACTION = "c2pa.watermarked.bound"
 PARENT_LABEL = "parent"
 
 
+def _soft_binding(alg: str, value: bytes) -> dict[str, Any]:
+    encoded = base64.b64encode(value).decode("ascii")
+    return {
+        "label": "c2pa.soft-binding",
+        "data": {"alg": alg, "blocks": [{"scope": {}, "value": encoded}]},
+    }
+
+
 def build(
     *,
     title: str,
@@ -29,6 +38,7 @@ def build(
     generator: str | None,
     generator_version: str | None,
     soft_binding: bytes | None,
+    fingerprint: bytes | None,
     likeness: Likeness | None,
     has_parent: bool,
     when: dt.datetime,
@@ -57,13 +67,11 @@ def build(
     assertions: list[dict[str, Any]] = []
     if soft_binding is not None:
         actions.append({"action": WATERMARK_ACTION, "when": when_text})
-        value = base64.b64encode(soft_binding).decode("ascii")
-        assertions.append(
-            {
-                "label": "c2pa.soft-binding",
-                "data": {"alg": SOFT_BINDING_ALG, "blocks": [{"scope": {}, "value": value}]},
-            }
-        )
+        assertions.append(_soft_binding(SOFT_BINDING_ALG, soft_binding))
+    if fingerprint is not None:
+        # A second soft binding, of fingerprint type: it ties the credentials to these
+        # pixels, so a watermark copied into another picture cannot carry them along.
+        assertions.append(_soft_binding(FINGERPRINT_ALG, fingerprint))
     assertions.insert(0, {"label": "c2pa.actions.v2", "data": {"actions": actions}})
     if likeness is not None:
         assertions.append({"label": LIKENESS_LABEL, "data": likeness.to_dict()})

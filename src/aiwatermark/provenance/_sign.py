@@ -107,6 +107,7 @@ def sign(
     generator_version: str | None = None,
     title: str | None = None,
     soft_binding: bytes | None = None,
+    fingerprint: bytes | None = None,
     likeness: Likeness | None = None,
     parent: bytes | None = None,
     thumbnail: bool = False,
@@ -119,8 +120,11 @@ def sign(
     original photo's bytes) it records ``c2pa.opened`` on that parent ingredient, then
     ``c2pa.edited`` with ``compositeWithTrainedAlgorithmicMedia``. ``soft_binding`` (the
     invisible watermark payload) adds ``c2pa.watermarked.bound`` and a ``c2pa.soft-binding``
-    assertion; ``likeness`` adds the likeness-consent assertion. ``embed=False`` leaves
-    ``data`` untouched and returns a detached manifest bound to it (for a sidecar).
+    assertion; ``fingerprint`` (the 32-byte PDQ value of the final pixels, see
+    :mod:`aiwatermark.fingerprint`) adds a second ``c2pa.soft-binding`` that ties the
+    manifest to the picture itself; ``likeness`` adds the likeness-consent assertion.
+    ``embed=False`` leaves ``data`` untouched and returns a detached manifest bound to it
+    (for a sidecar).
 
     Example:
         >>> import tempfile
@@ -143,6 +147,10 @@ def sign(
         not isinstance(soft_binding, (bytes, bytearray)) or not soft_binding
     ):
         raise PayloadError("soft_binding must be the watermark payload as non-empty bytes")
+    if fingerprint is not None and (
+        not isinstance(fingerprint, (bytes, bytearray)) or len(fingerprint) != 32
+    ):
+        raise PayloadError("fingerprint must be the 32-byte PDQ value of the image")
     if likeness is not None and not isinstance(likeness, Likeness):
         raise SigningError(f"likeness must be a provenance.Likeness, not {type(likeness).__name__}")
     fmt = imageio.format_for("image", format)
@@ -166,6 +174,7 @@ def sign(
         generator=generator,
         generator_version=generator_version,
         soft_binding=bytes(soft_binding) if soft_binding is not None else None,
+        fingerprint=bytes(fingerprint) if fingerprint is not None else None,
         likeness=likeness,
         has_parent=parent is not None,
         when=dt.datetime.now(dt.timezone.utc),
@@ -208,6 +217,7 @@ def sign_file(
     generator_version: str | None = None,
     title: str | None = None,
     soft_binding: bytes | None = None,
+    fingerprint: bytes | None = None,
     likeness: Likeness | None = None,
     parent: imageio.ImageSource | None = None,
     thumbnail: bool = False,

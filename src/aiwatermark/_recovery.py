@@ -1,0 +1,151 @@
+"""Recovering Content Credentials from the manifest store, bound to the presented pixels.
+
+A content ID read from the watermark says which registration an image *claims*; anyone can
+copy a watermark into another picture. So every candidate manifest is checked against the
+image: the PDQ fingerprint signed into the manifest must be within
+:data:`fingerprint.MATCH_THRESHOLD` bits of the presented image's. When the watermark is
+gone, the fingerprint itself finds the registration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from . import fingerprint as fp
+from . import provenance
+from .errors import AiWatermarkError, KeyFileError
+from .store import ManifestStore, StoredManifest
+
+RecoveredVia = Literal["watermark", "fingerprint"]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One store entry, read and judged against the presented image."""
+
+    entry: StoredManifest
+    report: provenance.ProvenanceReport
+    distance: int | None
+    """Fingerprint distance between the image and the fingerprint signed in the manifest;
+    None when the manifest signs none (made before fingerprints) or the image has none."""
+    sound: bool
+    """Signature and claim intact (the content hash of the original bytes cannot match)."""
+    trusted_signer: bool
+
+    @property
+    def bound(self) -> bool:
+        """True when the signed fingerprint shows these pixels are the registered image."""
+        return self.distance is not None and self.distance <= fp.MATCH_THRESHOLD
+
+    def describe(self) -> str:
+        who = self.report.signer.describe() if self.report.signer else "an unknown signer"
+        trust = "trusted" if self.trusted_signer else "NOT trusted"
+        where = (
+            "no signed fingerprint"
+            if self.distance is None
+            else f"fingerprint distance {self.distance}"
+        )
+        return f"store entry {self.entry.id}: signed by {who} (signer {trust}), {where}"
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """The candidate that applies best, how it was found, and the others."""
+
+    via: RecoveredVia
+    chosen: Candidate
+    others: tuple[Candidate, ...] = ()
+
+
+def sound_detached(report: provenance.ProvenanceReport) -> bool:
+    """True when a recovered manifest's signature and claim hold up.
+
+    A recovered manifest hashed the original file's bytes and the copy that led us to it was
+    re-encoded, so content-hash failures say nothing about its signature or claim; neither
+    does an untrusted or development signer.
+    """
+    if report.intact:
+        return True
+    if not report.present or not report.failures:
+        return False
+    allowed = provenance.CONTENT_HASH_MISMATCH | provenance.NOT_TAMPER
+    return all(code in allowed for code, _ in report.failures)
+
+
+def trusted_detached(report: provenance.ProvenanceReport) -> bool:
+    """True when a sound recovered manifest's signer chains to the caller's trust anchors."""
+    codes = {code for code, _ in report.failures}
+    return (
+        sound_detached(report) and not report.is_dev_identity and not codes & provenance.NOT_TAMPER
+    )
+
+
+def recover(
+    store: ManifestStore,
+    *,
+    asset: bytes,
+    payload: bytes | None,
+    image_fingerprint: fp.Fingerprint | None,
+    trust_anchors: provenance.TrustAnchors | None,
+    skip_label: str | None,
+    problems: list[str],
+) -> Recovery | None:
+    """Look the image up (by watermark payload, else by fingerprint) and judge each entry.
+
+    ``asset`` is any valid image the detached manifests are read against; ``skip_label``
+    leaves out the manifest already embedded in the file. Unreadable entries are described
+    in ``problems``.
+    """
+    via: RecoveredVia
+    if payload is not None:
+        via = "watermark"
+        entries = list(store.by_payload(payload))
+    elif image_fingerprint is not None and image_fingerprint.reliable:
+        via = "fingerprint"
+        entries = [e for e, _ in store.by_fingerprint(image_fingerprint.value, fp.MATCH_THRESHOLD)]
+    else:
+        return None
+    judged: list[Candidate] = []
+    for entry in entries:
+        try:
+            report = provenance.read_provenance(
+                asset, trust_anchors=trust_anchors, manifest=entry.manifest
+            )
+        except KeyFileError:
+            raise  # unreadable trust anchors are the caller's mistake, not the store's
+        except AiWatermarkError as exc:
+            problems.append(f"store entry {entry.id} not read: {exc}")
+            continue
+        if skip_label is not None and report.manifest_label == skip_label:
+            continue
+        if via == "watermark" and not any(
+            b.alg == provenance.SOFT_BINDING_ALG and b.value == payload
+            for b in report.soft_bindings
+        ):
+            problems.append(
+                f"store entry {entry.id} ignored: its signed manifest does not bind content "
+                f"ID {payload.hex() if payload else ''}"
+            )
+            continue
+        signed = [b.value for b in report.soft_bindings if b.alg == fp.FINGERPRINT_ALG]
+        distance = (
+            min(image_fingerprint.distance(v) for v in signed if len(v) == 32)
+            if image_fingerprint is not None and any(len(v) == 32 for v in signed)
+            else None
+        )
+        sound = sound_detached(report)
+        judged.append(Candidate(entry, report, distance, sound, sound and trusted_detached(report)))
+    if not judged:
+        return None
+    # Bound to these pixels first, then intact, then trusted, then nearest.
+    ranked = sorted(
+        judged,
+        key=lambda c: (
+            not c.bound,
+            not c.sound,
+            not c.trusted_signer,
+            c.distance if c.distance is not None else 10**6,
+        ),
+    )
+    return Recovery(via, ranked[0], tuple(ranked[1:]))

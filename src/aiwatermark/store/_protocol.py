@@ -1,0 +1,101 @@
+"""What a manifest store is: the protocol every backend meets, and the entry it returns."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, Union, runtime_checkable
+
+
+@dataclass(frozen=True, repr=False)
+class StoredManifest:
+    """One registration in a manifest store: a signed manifest and the bindings it is found by.
+
+    ``payload`` is the watermark content ID and ``fingerprint`` the 32-byte PDQ value of the
+    registered pixels (either may be None). The store's copy of the bindings is an index
+    only: what counts is what the signed manifest itself says, which ``verify`` checks.
+
+    Example:
+        >>> from aiwatermark.store import StoredManifest
+        >>> entry = StoredManifest("1", b"jumbf", payload=bytes(8))
+        >>> entry.content_id
+        '0000000000000000'
+    """
+
+    id: str
+    manifest: bytes
+    payload: bytes | None = None
+    fingerprint: bytes | None = None
+    meta: Mapping[str, str] = field(default_factory=dict)
+    created: float = 0.0
+
+    @property
+    def content_id(self) -> str | None:
+        """The payload as hex."""
+        return None if self.payload is None else self.payload.hex()
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (the manifest summarised by its size).
+
+        Example:
+            >>> from aiwatermark.store import StoredManifest
+            >>> StoredManifest("7", b"m").to_dict()["manifest_bytes"]
+            1
+        """
+        return {
+            "id": self.id,
+            "content_id": self.content_id,
+            "fingerprint": None if self.fingerprint is None else self.fingerprint.hex(),
+            "meta": dict(self.meta),
+            "created": self.created,
+            "manifest_bytes": len(self.manifest),
+        }
+
+    def __repr__(self) -> str:
+        return (
+            f"StoredManifest(id={self.id!r}, content_id={self.content_id!r}, "
+            f"meta={json.dumps(dict(self.meta))}, manifest=<{len(self.manifest)} bytes>)"
+        )
+
+
+@runtime_checkable
+class ManifestStore(Protocol):
+    """What :func:`aiwatermark.mark` and :func:`aiwatermark.verify` need from a store.
+
+    A store is append-only: ``put`` never replaces an entry, and refuses a content ID that is
+    already registered (:class:`aiwatermark.PayloadTakenError`). Several entries may match one
+    fingerprint, and a shared store may hold several under one content ID: ``verify`` picks
+    the one that is bound to the image and signed by a trusted signer. Implementations raise
+    :class:`aiwatermark.StoreError`.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from aiwatermark.store import ManifestStore, SQLiteManifestStore
+        >>> store = SQLiteManifestStore(pathlib.Path(tempfile.mkdtemp()) / "m.sqlite3")
+        >>> isinstance(store, ManifestStore)
+        True
+    """
+
+    def put(
+        self,
+        payload: bytes | None,
+        manifest: bytes,
+        meta: Mapping[str, str] | None = None,
+        *,
+        fingerprint: bytes | None = None,
+    ) -> StoredManifest:
+        """Register ``manifest`` under a watermark ``payload`` and/or a ``fingerprint``."""
+
+    def by_payload(self, payload: bytes) -> Sequence[StoredManifest]:
+        """Every entry registered under the watermark ``payload``, oldest first."""
+
+    def by_fingerprint(
+        self, fingerprint: bytes, max_distance: int
+    ) -> Sequence[tuple[StoredManifest, int]]:
+        """Every entry whose fingerprint is within ``max_distance`` bits, nearest first."""
+
+
+StoreLike = Union[ManifestStore, str, "os.PathLike[str]", bool, None]
+"""What the ``store=`` argument accepts: None (default store), False (none), a path, a store."""

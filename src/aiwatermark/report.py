@@ -276,7 +276,9 @@ def build_report(
                 )
                 if claim is not None:
                     claims.append(claim)
-                if manifest is None or not trusted:
+                # The file's own manifest stays the one shown unless the registered one is
+                # all there is, or is trusted where the file's is not.
+                if manifest is None or (not trusted and chosen.trusted_signer):
                     manifest, origin, trusted = chosen.report, "recovered", chosen.trusted_signer
         else:
             reason = (

@@ -123,8 +123,9 @@ def embed(
     """Embed ``payload`` (``PAYLOAD_BITS // 8`` bytes) as an invisible, robust watermark.
 
     ``key=None`` uses the documented public key (:data:`PUBLIC_KEY`), so any verifier can
-    detect the disclosure; a private key makes the mark detectable — and forgeable — only by
-    its holders. Alpha, size, mode and ``image.info`` (ICC/EXIF/XMP) are kept; the input
+    detect the disclosure; a secret key makes the content ID readable only by its holders,
+    though the mark can still be copied or removed by estimating it from marked images
+    (docs/threat-model.md). Alpha, size, mode and ``image.info`` (ICC/EXIF/XMP) are kept; the input
     object is never modified.
 
     Example:

@@ -33,8 +33,10 @@ the layer:
 - metadata: ``report.disclosure.ai_generated``;
 - embedded C2PA: the manifest came from the file and is intact (state Valid or Trusted; the
   development identity gives Valid), i.e. not tampered;
-- recovered C2PA: the manifest was recovered from the store via the watermark, its signature
-  and claim hold and its soft binding matches the watermark (``report.consistent``); "n/a"
+- recovered C2PA: the manifest was recovered from the store (via the watermark, or via the
+  fingerprint when the watermark is gone), its signature and claim hold, the fingerprint it
+  signs matches the pixels and its soft binding matches any watermark (``report.consistent``
+  is not False); "n/a"
   when every image still had an intact embedded manifest, so nothing needed recovering;
 - verify says AI: ``report.ai_generated is True``.
 
@@ -250,7 +252,7 @@ def layers_reported(
         and manifest is not None
         and manifest.state in ("Valid", "Trusted")
         and not report.tampered,
-        "recovered C2PA": report.manifest_origin == "recovered" and report.consistent is True,
+        "recovered C2PA": report.manifest_origin == "recovered" and report.consistent is not False,
         "verify says AI": report.ai_generated is True,
     }
 
@@ -366,7 +368,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     summary.extend(
         f"verify reported the embedded manifest as tampered after {t.title}: "
-        f"{', '.join(rows[t.name].tampered)} (no store look-up is made then)."
+        f"{', '.join(rows[t.name].tampered)}."
         for t in transformations
         if rows[t.name].tampered
     )

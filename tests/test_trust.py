@@ -352,3 +352,25 @@ def test_mark_draws_a_fresh_id_when_its_random_one_is_taken(
     result = aiwatermark.mark(photo("cat"), signer=world.producer.signer(), store=world.store)
     assert result.payload == bytes.fromhex("0123456789abcdef")
     assert len(world.store.by_payload(taken)) == 1
+
+
+def _gradient(seed: int) -> np.ndarray:
+    """A smooth studio-backdrop gradient: PDQ quality 0, too flat to identify."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:512, 0:512] / 512
+    channels = [rng.uniform(80, 170) + rng.uniform(-50, 50) * (x if c % 2 else y) for c in range(3)]
+    return np.dstack(channels).astype(np.uint8)
+
+
+def test_a_watermark_copied_between_flat_images_carries_no_credentials(world: World) -> None:
+    victim = aiwatermark.mark(
+        _gradient(1), format="PNG", signer=world.producer.signer(), store=world.store
+    )
+    assert victim.data is not None and victim.fingerprint is not None
+    assert not victim.fingerprint.reliable
+    forged = copy_watermark_public(imageio.open(victim.data), _gradient(2))
+    report = verify(world, upload(forged))
+    assert report.content_id == victim.content_id
+    assert report.trusted is False and report.content_bound is False
+    assert report.provenance is None and report.consistent is False
+    assert any("too flat" in e for e in report.evidence)

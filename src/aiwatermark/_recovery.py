@@ -32,11 +32,14 @@ class Candidate:
     sound: bool
     """Signature and claim intact (the content hash of the original bytes cannot match)."""
     trusted_signer: bool
+    comparable: bool
+    """The presented image has enough structure for a fingerprint distance to mean anything:
+    two different flat pictures can sit within the threshold of each other."""
 
     @property
     def bound(self) -> bool:
         """True when the signed fingerprint shows these pixels are the registered image."""
-        return self.distance is not None and self.distance <= fp.MATCH_THRESHOLD
+        return self.comparable and self.distance is not None and self.distance <= fp.MATCH_THRESHOLD
 
     def describe(self) -> str:
         who = self.report.signer.describe() if self.report.signer else "an unknown signer"
@@ -135,7 +138,16 @@ def recover(
             else None
         )
         sound = sound_detached(report)
-        judged.append(Candidate(entry, report, distance, sound, sound and trusted_detached(report)))
+        judged.append(
+            Candidate(
+                entry,
+                report,
+                distance,
+                sound,
+                sound and trusted_detached(report),
+                comparable=image_fingerprint is not None and image_fingerprint.reliable,
+            )
+        )
     if not judged:
         return None
     # Bound to these pixels first, then intact, then trusted, then nearest.

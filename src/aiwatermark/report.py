@@ -281,12 +281,16 @@ def build_report(
                 if manifest is None or (not trusted and chosen.trusted_signer):
                     manifest, origin, trusted = chosen.report, "recovered", chosen.trusted_signer
         else:
-            reason = (
-                "it signs no fingerprint to bind it to any pixels"
-                if distance is None
-                else f"fingerprint distance {distance}, a match needs ≤ {MATCH_THRESHOLD}"
-            )
-            if recovery.via == "watermark":
+            if distance is None:
+                reason = "it signs no fingerprint to bind it to any pixels"
+            else:
+                reason = f"fingerprint distance {distance}, a match needs ≤ {MATCH_THRESHOLD}"
+            if not chosen.comparable:
+                evidence.append(
+                    "a registration was found, but this image is too flat for its fingerprint "
+                    "to show that it is the registered one: its credentials are not applied"
+                )
+            elif recovery.via == "watermark":
                 evidence.append(
                     "an aiwatermark watermark is present, but this image is not the one it was "
                     "registered with: its credentials do not apply — the watermark may have "

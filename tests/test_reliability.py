@@ -1,8 +1,8 @@
 """Reliability guarantees: bombs refused, inputs untouched, writes atomic, nobody fooled.
 
 Everything runs on real files with real codecs and real signatures (a throwaway test CA).
-The fuzzing itself lives in tests/test_fuzz.py and benchmarks/fuzz.py; docs/reliability.md
-states the guarantees these tests hold the library to.
+The fuzzing itself lives in tests/test_fuzz.py and benchmarks/fuzz.py (their shared harness
+is tests/fuzzing.py); docs/reliability.md states the guarantees these tests hold the library to.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
-import importlib
 import io
 import logging
 import os
@@ -24,7 +23,6 @@ import time
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -44,19 +42,22 @@ from aiwatermark import (
     provenance,
     visible,
 )
+from fuzzing import (
+    FORMATS,
+    PHOTOS,
+    XMP_BODIES,
+    bogus_length,
+    find_jumbf,
+    fix_riff_size,
+    insert_block,
+    make_test_identity,
+    png_chunk,
+    riff_chunk,
+    sniff,
+    truncate,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _load_harness() -> ModuleType:
-    # On sys.path (not loaded from a file spec) so spawned fuzz workers can import it too.
-    folder = str(ROOT / "benchmarks")
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
-    return importlib.import_module("fuzz")
-
-
-fuzz = _load_harness()
 
 
 # --- shared fixtures ------------------------------------------------------------------------
@@ -64,7 +65,7 @@ fuzz = _load_harness()
 
 @pytest.fixture(scope="module")
 def identity(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    return fuzz.make_test_identity(tmp_path_factory.mktemp("ca"))
+    return make_test_identity(tmp_path_factory.mktemp("ca"))
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +77,7 @@ def signer(identity: Any) -> keys.Signer:
 def small_photos() -> dict[str, Image.Image]:
     """The bundled photographs, 256 px on the short side (big enough for the watermark)."""
     out = {}
-    for name in fuzz.PHOTOS:
+    for name in PHOTOS:
         with Image.open(ROOT / "fixtures" / name) as opened:
             image = opened.convert("RGB")
         scale = 256 / min(image.size)
@@ -113,9 +114,9 @@ def _png_declaring(width: int, height: int) -> bytes:
     idat = zlib.compress(b"\x00" * 4096, 9)
     return (
         b"\x89PNG\r\n\x1a\n"
-        + fuzz.png_chunk(b"IHDR", ihdr)
-        + fuzz.png_chunk(b"IDAT", idat)
-        + fuzz.png_chunk(b"IEND", b"")
+        + png_chunk(b"IHDR", ihdr)
+        + png_chunk(b"IDAT", idat)
+        + png_chunk(b"IEND", b"")
     )
 
 
@@ -130,10 +131,10 @@ def _webp_declaring(width: int, height: int) -> bytes:
     """A lossy 16×16 WebP whose VP8X canvas claims ``width × height``."""
     simple = imageio.encode(Image.new("RGB", (16, 16), "gray"), "WEBP")
     assert simple[12:16] == b"VP8 "
-    vp8x = fuzz.riff_chunk(
+    vp8x = riff_chunk(
         b"VP8X", bytes(4) + (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
     )
-    return fuzz.fix_riff_size(simple[:12] + vp8x + simple[12:])
+    return fix_riff_size(simple[:12] + vp8x + simple[12:])
 
 
 BOMBS = {
@@ -349,7 +350,7 @@ def test_batch_reports_every_failure_by_name(tmp_path: Path, photo_paths: list[P
 
 def _random_crops(count: int, seed: int) -> Iterator[Image.Image]:
     rng = np.random.default_rng(seed)
-    photos = [Image.open(ROOT / "fixtures" / name).convert("RGB") for name in fuzz.PHOTOS]
+    photos = [Image.open(ROOT / "fixtures" / name).convert("RGB") for name in PHOTOS]
     for index in range(count):
         photo = photos[index % len(photos)]
         side = int(rng.integers(128, 200))
@@ -392,7 +393,7 @@ def test_false_positives_many_trials() -> None:
 def test_manifest_copied_onto_another_image_is_invalid(
     small_photos: dict[str, Image.Image], signer: keys.Signer, identity: Any
 ) -> None:
-    for fmt in fuzz.FORMATS:
+    for fmt in FORMATS:
         original = imageio.encode(small_photos["astronaut.jpg"], fmt)
         other = imageio.encode(small_photos["chelsea.webp"], fmt)
         signed = provenance.sign(original, format=fmt, signer=signer, generator="Gen")
@@ -404,7 +405,7 @@ def test_manifest_copied_onto_another_image_is_invalid(
         )
         assert detached.present and detached.state == "Invalid"
         # ...and physically transplanted into the other file's container.
-        start, end = fuzz.find_jumbf(signed.data)[0]
+        start, end = find_jumbf(signed.data)[0]
         block = signed.data[start:end]
         if fmt == "JPEG":
             transplant = other[:2] + block + other[2:]
@@ -412,7 +413,7 @@ def test_manifest_copied_onto_another_image_is_invalid(
             ihdr_end = 8 + 12 + 13
             transplant = other[:ihdr_end] + block + other[ihdr_end:]
         else:
-            transplant = fuzz.fix_riff_size(other + block)
+            transplant = fix_riff_size(other + block)
         embedded = provenance.read_provenance(transplant, trust_anchors=anchors)
         assert embedded.present and embedded.state == "Invalid", fmt
         report = aiwatermark.verify(transplant, store=False, trust_anchors=anchors)
@@ -457,14 +458,14 @@ def test_development_certificate_is_never_trusted(
 
 
 @pytest.mark.parametrize("attack", ["billion laughs", "external entity", "deep"])
-@pytest.mark.parametrize("fmt", fuzz.FORMATS)
+@pytest.mark.parametrize("fmt", FORMATS)
 def test_xmp_entity_attacks_are_harmless(
     attack: str, fmt: str, small_photos: dict[str, Image.Image]
 ) -> None:
-    body = fuzz.XMP_BODIES[attack](random.Random(50_000))
+    body = XMP_BODIES[attack](random.Random(50_000))
     plain = imageio.encode(small_photos["coffee.png"], fmt)
-    hostile = fuzz.insert_block(plain, "xmp", body, random.Random(0))
-    assert fuzz.sniff(hostile) == fmt
+    hostile = insert_block(plain, "xmp", body, random.Random(0))
+    assert sniff(hostile) == fmt
     started = time.perf_counter()
     try:
         disclosure = metadata.read_disclosure(hostile)
@@ -569,7 +570,7 @@ def test_inputs_unchanged_after_fuzzed_failures(tmp_path: Path, photo_paths: lis
     rng = random.Random(5)
     data = photo_paths[1].read_bytes()
     for index in range(6):
-        damaged = fuzz.truncate(rng, data, b"") if index % 2 else fuzz.bogus_length(rng, data, b"")
+        damaged = truncate(rng, data, b"") if index % 2 else bogus_length(rng, data, b"")
         path = tmp_path / f"damaged{index}.png"
         path.write_bytes(damaged)
         marked, disclosed = tmp_path / f"o{index}.png", tmp_path / f"w{index}.png"

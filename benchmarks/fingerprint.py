@@ -28,8 +28,8 @@ Three measurements of :mod:`aiwatermark.fingerprint`, printed as markdown tables
    two answers are compared.
 
 Example:
-    python benchmarks/fingerprint.py --quick                          # about 15 s
-    python benchmarks/fingerprint.py --markdown /tmp/fingerprint.md   # full run, 2–3 minutes
+    python benchmarks/fingerprint.py --quick                          # about 25 s
+    python benchmarks/fingerprint.py --markdown /tmp/fingerprint.md   # full run, about 3 minutes
     python benchmarks/fingerprint.py --parts robustness corpus
 """
 

@@ -65,13 +65,16 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="aiwatermark-bench-"))
     os.environ["AIWATERMARK_HOME"] = str(work / "home")
     import aiwatermark
-    from aiwatermark import imageio, invisible, keys, metadata, provenance, visible
+    from aiwatermark import fingerprint, imageio, invisible, keys, metadata, provenance, visible
+    from aiwatermark.store import open_store
 
     inputs = make_inputs(work, args.count, args.size)
     signer = keys.dev_signer()  # created once, outside the timings
     aiwatermark.mark(inputs[0], work / "warm-up.jpg")  # imports, caches, SQLite file
     aiwatermark.verify(work / "warm-up.jpg")
 
+    store = open_store(None)
+    assert store is not None
     marked = [work / f"out{i:03d}.jpg" for i in range(len(inputs))]
     mark_times = [
         timed(partial(aiwatermark.mark, src, dst, signer=signer))
@@ -97,9 +100,18 @@ def main() -> int:
         add("mark: invisible.embed", partial(invisible.embed, labelled, payload))
         add("mark: imageio.encode", partial(imageio.encode, watermarked, "JPEG"))
         add("mark: metadata.disclose", partial(metadata.disclose, encoded))
+        add("mark: fingerprint.compute", partial(fingerprint.compute, disclosed))
+        print_ = fingerprint.compute(disclosed).value
         add(
             "mark: provenance.sign",
-            partial(provenance.sign, disclosed, format="JPEG", signer=signer, soft_binding=payload),
+            partial(
+                provenance.sign,
+                disclosed,
+                format="JPEG",
+                signer=signer,
+                soft_binding=payload,
+                fingerprint=print_,
+            ),
         )
         data = dst.read_bytes()
         decoded = imageio.open(data)
@@ -108,6 +120,9 @@ def main() -> int:
         add("verify: read_disclosure", partial(metadata.read_disclosure, data))
         add("verify: invisible.detect", partial(invisible.detect, decoded))
         add("verify: visible.detect_label", partial(visible.detect_label, decoded))
+        add("verify: fingerprint.compute", partial(fingerprint.compute, decoded))
+        found = invisible.detect(decoded).payload or bytes(8)
+        add("verify: store.by_payload", partial(store.by_payload, found))
 
     print(
         f"aiwatermark {aiwatermark.__version__}: {args.count} JPEGs of {args.size}×{args.size},"

@@ -105,6 +105,31 @@ def test_a_version_1_store_is_migrated_without_loss(tmp_path: Path) -> None:
         store.put(b"o" * 8, b"new")
 
 
+def test_processes_opening_a_version_1_store_at_once_migrate_it_once(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "CREATE TABLE manifests (payload BLOB PRIMARY KEY, manifest BLOB NOT NULL, "
+        "meta TEXT NOT NULL DEFAULT '{}', created REAL NOT NULL)"
+    )
+    conn.executemany(
+        "INSERT INTO manifests VALUES (?, ?, '{}', ?)",
+        [(i.to_bytes(8, "big"), b"old", float(i)) for i in range(1000, 1050)],
+    )
+    conn.commit()
+    conn.close()
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_writer, args=(str(path), n * 100)) for n in range(3)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(60)
+        assert proc.exitcode == 0
+    store = SQLiteManifestStore(path)
+    assert len(store) == 50 + 60
+    assert [e.manifest for e in store.by_payload((1000).to_bytes(8, "big"))] == [b"old"]
+
+
 def test_bad_entries_are_store_errors(tmp_path: Path) -> None:
     store = SQLiteManifestStore(tmp_path / "s.sqlite3")
     with pytest.raises(StoreError, match="payload or a fingerprint"):

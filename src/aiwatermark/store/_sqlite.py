@@ -30,28 +30,50 @@ _FINGERPRINT_BYTES = 32
 
 # Append-only is enforced by the database itself, so no code path (ours or a script's
 # UPDATE) can rewrite a registration that shared copies of an image rely on.
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS entries (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    payload BLOB,
-    fingerprint BLOB,
-    manifest BLOB NOT NULL,
-    meta TEXT NOT NULL DEFAULT '{}',
-    created REAL NOT NULL
-);
-CREATE UNIQUE INDEX IF NOT EXISTS entries_payload ON entries(payload);
-CREATE TRIGGER IF NOT EXISTS entries_append_only_update BEFORE UPDATE ON entries
-BEGIN SELECT RAISE(ABORT, 'the manifest store is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS entries_append_only_delete BEFORE DELETE ON entries
-BEGIN SELECT RAISE(ABORT, 'the manifest store is append-only'); END;
-"""
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS entries (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        payload BLOB,
+        fingerprint BLOB,
+        manifest BLOB NOT NULL,
+        meta TEXT NOT NULL DEFAULT '{}',
+        created REAL NOT NULL
+    )""",
+    "CREATE UNIQUE INDEX IF NOT EXISTS entries_payload ON entries(payload)",
+    """CREATE TRIGGER IF NOT EXISTS entries_append_only_update BEFORE UPDATE ON entries
+    BEGIN SELECT RAISE(ABORT, 'the manifest store is append-only'); END""",
+    """CREATE TRIGGER IF NOT EXISTS entries_append_only_delete BEFORE DELETE ON entries
+    BEGIN SELECT RAISE(ABORT, 'the manifest store is append-only'); END""",
+)
 
 # Stores written by aiwatermark 0.1 kept one replaceable row per payload.
-_MIGRATE_V1 = """
-INSERT INTO entries (payload, manifest, meta, created)
-    SELECT payload, manifest, meta, created FROM manifests ORDER BY created;
-DROP TABLE manifests;
-"""
+_LEGACY_TABLE = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'manifests'"
+_MIGRATE_V1 = (
+    "INSERT INTO entries (payload, manifest, meta, created) "
+    "SELECT payload, manifest, meta, created FROM manifests ORDER BY created",
+    "DROP TABLE manifests",
+)
+
+
+def _prepare(conn: sqlite3.Connection) -> None:
+    """Create or migrate the schema in one write transaction, so processes that open a new
+    (or version 1) store at the same moment never see it half made."""
+    conn.isolation_level = None  # explicit BEGIN/COMMIT for this step only
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _SCHEMA:
+                conn.execute(statement)
+            if conn.execute(_LEGACY_TABLE).fetchone():
+                for statement in _MIGRATE_V1:
+                    conn.execute(statement)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    finally:
+        conn.isolation_level = "DEFERRED"  # what a plain sqlite3 connection does
+
 
 _COLUMNS = "id, payload, fingerprint, manifest, meta, created"
 
@@ -131,13 +153,7 @@ class SQLiteManifestStore:
                 conn = sqlite3.connect(self._path, timeout=30.0, check_same_thread=False)
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
-                with conn:
-                    conn.executescript("BEGIN IMMEDIATE;" + _SCHEMA)
-                    legacy = conn.execute(
-                        "SELECT 1 FROM sqlite_master WHERE type='table' AND name='manifests'"
-                    ).fetchone()
-                    if legacy:
-                        conn.executescript(_MIGRATE_V1)
+                _prepare(conn)
                 break
             except sqlite3.OperationalError as exc:
                 # Switching a new database to WAL takes an exclusive lock without waiting for

@@ -88,16 +88,22 @@ def test_closing_checkpoints_so_the_file_alone_is_a_backup(tmp_path: Path) -> No
     assert len(SQLiteManifestStore(backup)) == 50
 
 
-def test_a_version_1_store_is_migrated_without_loss(tmp_path: Path) -> None:
-    path = tmp_path / "old.sqlite3"
+def _version_1_store(folder: Path, rows: list[tuple[bytes, bytes, str, float]]) -> Path:
+    """A store file as aiwatermark 0.1 wrote it: one replaceable row per payload."""
+    path = folder / "old.sqlite3"
     conn = sqlite3.connect(path)
     conn.execute(
         "CREATE TABLE manifests (payload BLOB PRIMARY KEY, manifest BLOB NOT NULL, "
         "meta TEXT NOT NULL DEFAULT '{}', created REAL NOT NULL)"
     )
-    conn.execute("INSERT INTO manifests VALUES (?, ?, ?, ?)", (b"o" * 8, b"old", '{"a": "1"}', 1.0))
+    conn.executemany("INSERT INTO manifests VALUES (?, ?, ?, ?)", rows)
     conn.commit()
     conn.close()
+    return path
+
+
+def test_a_version_1_store_is_migrated_without_loss(tmp_path: Path) -> None:
+    path = _version_1_store(tmp_path, [(b"o" * 8, b"old", '{"a": "1"}', 1.0)])
     store = SQLiteManifestStore(path)
     (entry,) = store.by_payload(b"o" * 8)
     assert entry.manifest == b"old" and entry.meta == {"a": "1"} and entry.fingerprint is None
@@ -106,18 +112,9 @@ def test_a_version_1_store_is_migrated_without_loss(tmp_path: Path) -> None:
 
 
 def test_processes_opening_a_version_1_store_at_once_migrate_it_once(tmp_path: Path) -> None:
-    path = tmp_path / "old.sqlite3"
-    conn = sqlite3.connect(path)
-    conn.execute(
-        "CREATE TABLE manifests (payload BLOB PRIMARY KEY, manifest BLOB NOT NULL, "
-        "meta TEXT NOT NULL DEFAULT '{}', created REAL NOT NULL)"
+    path = _version_1_store(
+        tmp_path, [(i.to_bytes(8, "big"), b"old", "{}", float(i)) for i in range(1000, 1050)]
     )
-    conn.executemany(
-        "INSERT INTO manifests VALUES (?, ?, '{}', ?)",
-        [(i.to_bytes(8, "big"), b"old", float(i)) for i in range(1000, 1050)],
-    )
-    conn.commit()
-    conn.close()
     ctx = multiprocessing.get_context("spawn")
     procs = [ctx.Process(target=_writer, args=(str(path), n * 100)) for n in range(3)]
     for proc in procs:

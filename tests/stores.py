@@ -25,12 +25,21 @@ class ListStore:
         meta: Mapping[str, str] | None = None,
         *,
         fingerprint: bytes | None = None,
+        manifest_id: str | None = None,
     ) -> StoredManifest:
         entry = StoredManifest(
-            str(len(self.entries) + 1), manifest, payload, fingerprint, dict(meta or {})
+            f"{manifest_id or 'entry'}#{len(self.entries) + 1}",
+            manifest,
+            payload,
+            fingerprint,
+            dict(meta or {}),
+            origin="list",
         )
         self.entries.append(entry)
         return entry
+
+    def by_id(self, manifest_id: str) -> StoredManifest | None:
+        return next((e for e in self.entries if e.id == manifest_id), None)
 
     def by_payload(self, payload: bytes) -> list[StoredManifest]:
         return [e for e in self.entries if e.payload == payload]

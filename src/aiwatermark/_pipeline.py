@@ -208,7 +208,13 @@ def mark(
         meta = {"format": fmt, "manifest_label": manifest_label or ""}
         if dst is not None:
             meta["file"] = Path(os.fspath(dst)).name
-        manifest_store.put(payload, manifest, meta, fingerprint=final_fingerprint.value)
+        manifest_store.put(
+            payload,
+            manifest,
+            meta,
+            fingerprint=final_fingerprint.value,
+            manifest_id=manifest_label,
+        )
         stored = True
 
     path = None

@@ -61,29 +61,6 @@ class Recovery:
     others: tuple[Candidate, ...] = ()
 
 
-def sound_detached(report: provenance.ProvenanceReport) -> bool:
-    """True when a recovered manifest's signature and claim hold up.
-
-    A recovered manifest hashed the original file's bytes and the copy that led us to it was
-    re-encoded, so content-hash failures say nothing about its signature or claim; neither
-    does an untrusted or development signer.
-    """
-    if report.intact:
-        return True
-    if not report.present or not report.failures:
-        return False
-    allowed = provenance.CONTENT_HASH_MISMATCH | provenance.NOT_TAMPER
-    return all(code in allowed for code, _ in report.failures)
-
-
-def trusted_detached(report: provenance.ProvenanceReport) -> bool:
-    """True when a sound recovered manifest's signer chains to the caller's trust anchors."""
-    codes = {code for code, _ in report.failures}
-    return (
-        sound_detached(report) and not report.is_dev_identity and not codes & provenance.NOT_TAMPER
-    )
-
-
 def recover(
     store: ManifestStore,
     *,
@@ -137,14 +114,13 @@ def recover(
             if image_fingerprint is not None and any(len(v) == 32 for v in signed)
             else None
         )
-        sound = sound_detached(report)
         judged.append(
             Candidate(
                 entry,
                 report,
                 distance,
-                sound,
-                sound and trusted_detached(report),
+                report.claim_intact,
+                report.signer_trusted,
                 comparable=image_fingerprint is not None and image_fingerprint.reliable,
             )
         )

@@ -50,8 +50,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from ._home import HOME_ENV
 from .errors import KeyFileError, SigningError
-from .store import HOME_ENV
 
 PathLike = Union[str, "os.PathLike[str]"]
 

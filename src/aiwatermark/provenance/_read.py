@@ -201,6 +201,44 @@ class ProvenanceReport:
         """
         return self.present and self.state in ("Trusted", "Valid")
 
+    @property
+    def claim_intact(self) -> bool:
+        """True when the signature and claim hold, whatever became of the image bytes.
+
+        For a manifest kept apart from its image (a manifest store, a repository) the content
+        hash of the original bytes cannot match the copy at hand, so only hash mismatches and
+        trust complaints are allowed; for an embedded one this is the same as :attr:`intact`.
+
+        Example:
+            >>> from aiwatermark.provenance import ProvenanceReport
+            >>> ProvenanceReport(present=True, state="Invalid",
+            ...                  failures=(("assertion.dataHash.mismatch", "…"),)).claim_intact
+            True
+        """
+        if self.intact:
+            return True
+        if not self.present or not self.failures:
+            return False
+        allowed = _codes.CONTENT_HASH_MISMATCH | _codes.NOT_TAMPER
+        return all(code in allowed for code, _ in self.failures)
+
+    @property
+    def signer_trusted(self) -> bool:
+        """True when the claim holds and its signer chains to the given trust anchors.
+
+        Unlike :attr:`trusted` this also holds for a detached manifest read against another
+        copy of its image; a development identity never counts.
+
+        Example:
+            >>> from aiwatermark.provenance import ProvenanceReport
+            >>> ProvenanceReport(present=True, state="Valid").signer_trusted
+            False
+        """
+        codes = {code for code, _ in self.failures}
+        if not self.claim_intact or self.is_dev_identity or self.state == "Valid":
+            return False  # "Valid" is c2pa's word for intact but not trusted
+        return not codes & _codes.NOT_TAMPER
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of every field (bytes as hex, dates as ISO 8601).
 
@@ -214,6 +252,8 @@ class ProvenanceReport:
             "state": self.state,
             "trusted": self.trusted,
             "intact": self.intact,
+            "claim_intact": self.claim_intact,
+            "signer_trusted": self.signer_trusted,
             "failures": [{"code": code, "explanation": text} for code, text in self.failures],
             "signer": self.signer.to_dict() if self.signer else None,
             "signing_time": self.signing_time.isoformat() if self.signing_time else None,

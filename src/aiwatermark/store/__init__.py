@@ -26,10 +26,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .._home import HOME_ENV
 from ..errors import StoreError
 from ._protocol import ManifestStore, StoredManifest, StoreLike
+from ._registration import Registration, RegistrationError, check_registration
 from ._sqlite import (
-    HOME_ENV,
     STORE_FILENAME,
     SQLiteManifestStore,
     default_store_path,
@@ -67,9 +68,12 @@ __all__ = [
     "HOME_ENV",
     "STORE_FILENAME",
     "ManifestStore",
+    "Registration",
+    "RegistrationError",
     "SQLiteManifestStore",
     "StoreLike",
     "StoredManifest",
+    "check_registration",
     "default_store_path",
     "open_store",
 ]

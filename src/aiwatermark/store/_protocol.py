@@ -13,9 +13,12 @@ from typing import Any, Protocol, Union, runtime_checkable
 class StoredManifest:
     """One registration in a manifest store: a signed manifest and the bindings it is found by.
 
-    ``payload`` is the watermark content ID and ``fingerprint`` the 32-byte PDQ value of the
-    registered pixels (either may be None). The store's copy of the bindings is an index
-    only: what counts is what the signed manifest itself says, which ``verify`` checks.
+    ``id`` is the C2PA manifest identifier (the active manifest's ``urn:c2pa:…`` label) when
+    the entry was registered with one, else an identifier the store made up; ``payload`` is
+    the watermark content ID and ``fingerprint`` the 32-byte PDQ value of the registered
+    pixels (either may be None); ``origin`` names the store that answered (a file or a
+    repository URL). The store's copy of the bindings is an index only: what counts is what
+    the signed manifest itself says, which ``verify`` checks.
 
     Example:
         >>> from aiwatermark.store import StoredManifest
@@ -30,6 +33,7 @@ class StoredManifest:
     fingerprint: bytes | None = None
     meta: Mapping[str, str] = field(default_factory=dict)
     created: float = 0.0
+    origin: str = ""
 
     @property
     def content_id(self) -> str | None:
@@ -50,6 +54,7 @@ class StoredManifest:
             "fingerprint": None if self.fingerprint is None else self.fingerprint.hex(),
             "meta": dict(self.meta),
             "created": self.created,
+            "origin": self.origin,
             "manifest_bytes": len(self.manifest),
         }
 
@@ -85,8 +90,14 @@ class ManifestStore(Protocol):
         meta: Mapping[str, str] | None = None,
         *,
         fingerprint: bytes | None = None,
+        manifest_id: str | None = None,
     ) -> StoredManifest:
-        """Register ``manifest`` under a watermark ``payload`` and/or a ``fingerprint``."""
+        """Register ``manifest`` under a watermark ``payload`` and/or a ``fingerprint``.
+
+        ``manifest_id`` (the active manifest's label) must be unique in the store too."""
+
+    def by_id(self, manifest_id: str) -> StoredManifest | None:
+        """The entry registered as ``manifest_id``, or None."""
 
     def by_payload(self, payload: bytes) -> Sequence[StoredManifest]:
         """Every entry registered under the watermark ``payload``, oldest first."""

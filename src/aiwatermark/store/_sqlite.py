@@ -16,12 +16,10 @@ from types import TracebackType
 
 import platformdirs
 
+from .._home import HOME_ENV
 from ..errors import PayloadTakenError, StoreError
 from ..fingerprint import FingerprintIndex
 from ._protocol import StoredManifest
-
-HOME_ENV = "AIWATERMARK_HOME"
-"""Environment variable naming the folder for aiwatermark's own files (store, dev keys)."""
 
 STORE_FILENAME = "manifests.sqlite3"
 
@@ -33,6 +31,7 @@ _FINGERPRINT_BYTES = 32
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS entries (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
+        manifest_id TEXT,
         payload BLOB,
         fingerprint BLOB,
         manifest BLOB NOT NULL,
@@ -40,6 +39,7 @@ _SCHEMA = (
         created REAL NOT NULL
     )""",
     "CREATE UNIQUE INDEX IF NOT EXISTS entries_payload ON entries(payload)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS entries_manifest_id ON entries(manifest_id)",
     """CREATE TRIGGER IF NOT EXISTS entries_append_only_update BEFORE UPDATE ON entries
     BEGIN SELECT RAISE(ABORT, 'the manifest store is append-only'); END""",
     """CREATE TRIGGER IF NOT EXISTS entries_append_only_delete BEFORE DELETE ON entries
@@ -62,6 +62,9 @@ def _prepare(conn: sqlite3.Connection) -> None:
     try:
         conn.execute("BEGIN IMMEDIATE")
         try:
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(entries)")}
+            if columns and "manifest_id" not in columns:  # made by a 0.2 pre-release
+                conn.execute("ALTER TABLE entries ADD COLUMN manifest_id TEXT")
             for statement in _SCHEMA:
                 conn.execute(statement)
             if conn.execute(_LEGACY_TABLE).fetchone():
@@ -75,7 +78,7 @@ def _prepare(conn: sqlite3.Connection) -> None:
         conn.isolation_level = "DEFERRED"  # what a plain sqlite3 connection does
 
 
-_COLUMNS = "id, payload, fingerprint, manifest, meta, created"
+_COLUMNS = "id, manifest_id, payload, fingerprint, manifest, meta, created"
 
 
 def default_store_path() -> Path:
@@ -189,10 +192,11 @@ class SQLiteManifestStore:
         meta: Mapping[str, str] | None = None,
         *,
         fingerprint: bytes | None = None,
+        manifest_id: str | None = None,
     ) -> StoredManifest:
         """Register ``manifest`` under a watermark ``payload`` and/or a PDQ ``fingerprint``.
 
-        Never replaces: a ``payload`` already registered raises
+        Never replaces: a ``payload`` or ``manifest_id`` already registered raises
         :class:`aiwatermark.PayloadTakenError`.
 
         Example:
@@ -217,9 +221,12 @@ class SQLiteManifestStore:
             raise StoreError("an entry needs a watermark payload or a fingerprint to be found by")
         if not isinstance(manifest, (bytes, bytearray)) or not manifest:
             raise StoreError("the manifest must be non-empty bytes")
+        if manifest_id is not None and (not isinstance(manifest_id, str) or not manifest_id):
+            raise StoreError("manifest_id must be a non-empty string (the manifest's label)")
         meta_dict = {str(k): str(v) for k, v in (meta or {}).items()}
         created = time.time()
         row = (
+            manifest_id,
             None if payload is None else bytes(payload),
             None if fingerprint is None else bytes(fingerprint),
             bytes(manifest),
@@ -231,29 +238,53 @@ class SQLiteManifestStore:
             try:
                 with conn:
                     cursor = conn.execute(
-                        "INSERT INTO entries (payload, fingerprint, manifest, meta, created) "
-                        "VALUES (?, ?, ?, ?, ?)",
+                        "INSERT INTO entries "
+                        "(manifest_id, payload, fingerprint, manifest, meta, created) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
                         row,
                     )
-            except sqlite3.IntegrityError:
-                assert payload is not None  # the only unique column
+            except sqlite3.IntegrityError as exc:
                 raise PayloadTakenError(
-                    f"content ID {bytes(payload).hex()} is already registered in "
-                    f"{str(self._path)!r}; a store never replaces an entry (mark() draws a "
-                    "fresh ID when payload= is not given)"
+                    _taken(payload, manifest_id, str(exc), str(self._path))
                 ) from None
             except sqlite3.Error as exc:
                 raise StoreError(
                     f"cannot save to the manifest store {str(self._path)!r} ({exc})"
                 ) from None
         return StoredManifest(
-            id=str(cursor.lastrowid),
-            manifest=row[2],
-            payload=row[0],
-            fingerprint=row[1],
+            id=manifest_id or str(cursor.lastrowid),
+            manifest=row[3],
+            payload=row[1],
+            fingerprint=row[2],
             meta=meta_dict,
             created=created,
+            origin=str(self._path),
         )
+
+    def by_id(self, manifest_id: str) -> StoredManifest | None:
+        """The entry registered as ``manifest_id`` (its manifest label, or the number this
+        store gave an entry registered without one), or None.
+
+        Example:
+            >>> import tempfile, pathlib
+            >>> from aiwatermark.store import SQLiteManifestStore
+            >>> store = SQLiteManifestStore(pathlib.Path(tempfile.mkdtemp()) / "m.sqlite3")
+            >>> _ = store.put(bytes(8), b"jumbf", manifest_id="urn:c2pa:1234")
+            >>> store.by_id("urn:c2pa:1234").content_id
+            '0000000000000000'
+        """
+        if not isinstance(manifest_id, str) or not manifest_id or self._absent():
+            return None
+        with self._reading() as conn:
+            row = conn.execute(
+                f"SELECT {_COLUMNS} FROM entries WHERE manifest_id = ?", (manifest_id,)
+            ).fetchone()
+            if row is None and manifest_id.isdigit():
+                row = conn.execute(
+                    f"SELECT {_COLUMNS} FROM entries WHERE id = ? AND manifest_id IS NULL",
+                    (int(manifest_id),),
+                ).fetchone()
+        return None if row is None else self._entry(row)
 
     def by_payload(self, payload: bytes) -> list[StoredManifest]:
         """Every entry registered under ``payload`` (at most one in this store).
@@ -272,7 +303,7 @@ class SQLiteManifestStore:
             rows = conn.execute(
                 f"SELECT {_COLUMNS} FROM entries WHERE payload = ? ORDER BY id", (bytes(payload),)
             ).fetchall()
-        return [_entry(row) for row in rows]
+        return [self._entry(row) for row in rows]
 
     def by_fingerprint(
         self, fingerprint: bytes, max_distance: int
@@ -313,8 +344,24 @@ class SQLiteManifestStore:
             rows = conn.execute(
                 f"SELECT {_COLUMNS} FROM entries WHERE id IN ({marks})", ids
             ).fetchall()
-        by_id = {int(row[0]): _entry(row) for row in rows}
+        by_id = {int(row[0]): self._entry(row) for row in rows}
         return [(by_id[key], d) for key, d in hits if key in by_id]
+
+    def _entry(self, row: tuple[object, ...]) -> StoredManifest:
+        entry_id, manifest_id, payload, fingerprint, manifest, meta, created = row
+        try:
+            loaded = json.loads(str(meta))
+        except ValueError:
+            loaded = {}
+        return StoredManifest(
+            id=str(manifest_id) if manifest_id else str(entry_id),
+            manifest=bytes(manifest) if isinstance(manifest, bytes) else b"",
+            payload=payload if isinstance(payload, bytes) else None,
+            fingerprint=fingerprint if isinstance(fingerprint, bytes) else None,
+            meta={str(k): str(v) for k, v in loaded.items()} if isinstance(loaded, dict) else {},
+            created=float(created) if isinstance(created, (int, float)) else 0.0,
+            origin=str(self._path),
+        )
 
     def __len__(self) -> int:
         with self._reading() as conn:
@@ -342,19 +389,15 @@ class SQLiteManifestStore:
         self.close()
 
 
-def _entry(row: tuple[object, ...]) -> StoredManifest:
-    entry_id, payload, fingerprint, manifest, meta, created = row
-    try:
-        loaded = json.loads(str(meta))
-    except ValueError:
-        loaded = {}
-    return StoredManifest(
-        id=str(entry_id),
-        manifest=bytes(manifest) if isinstance(manifest, bytes) else b"",
-        payload=payload if isinstance(payload, bytes) else None,
-        fingerprint=fingerprint if isinstance(fingerprint, bytes) else None,
-        meta={str(k): str(v) for k, v in loaded.items()} if isinstance(loaded, dict) else {},
-        created=float(created) if isinstance(created, (int, float)) else 0.0,
+def _taken(payload: bytes | None, manifest_id: str | None, detail: str, where: str) -> str:
+    what = (
+        f"manifest {manifest_id}"
+        if "manifest_id" in detail or payload is None
+        else f"content ID {bytes(payload).hex()}"
+    )
+    return (
+        f"{what} is already registered in {where!r}; a store never replaces an entry "
+        "(mark() draws a fresh ID when payload= is not given)"
     )
 
 

@@ -4,7 +4,7 @@ them all back and says what they mean together."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
@@ -22,7 +22,7 @@ from .errors import (
     UnsupportedImageError,
 )
 from .report import VerificationReport, build_report
-from .store import ManifestStore, StoreLike, open_store
+from .store import ManifestStore, StoreLike, open_store, open_stores
 
 # Formats whose files can carry the metadata disclosure and C2PA manifest we write.
 MARKABLE_FORMATS = ("JPEG", "PNG", "WEBP")
@@ -271,7 +271,7 @@ def verify(
     *,
     key: str | bytes | None = None,
     trust_anchors: provenance.TrustAnchors | None = None,
-    store: StoreLike = None,
+    store: StoreLike | Sequence[StoreLike] = None,
     label: str = "AI-generated",
 ) -> VerificationReport:
     """Read every disclosure layer of an image and judge whether it is marked AI-generated.
@@ -280,10 +280,12 @@ def verify(
     the visible label, the metadata disclosure and the image's perceptual fingerprint.
     Unless the file carries a trusted manifest, the manifest ``store`` is asked for the
     registration: by the watermark's content ID, or by the fingerprint when no watermark is
-    found (``store=False`` to skip). A registered manifest applies only when the fingerprint
-    it signs matches these pixels; a watermark copied into another picture therefore
-    carries no credentials. ``trust_anchors`` (PEM) decides which signers count as trusted.
-    ``label`` is the text of the visible label to look for, if ``mark`` drew another one.
+    found (``store=False`` to skip; a list asks several stores or repositories, e.g.
+    ``store=["https://repo.example/v1", None]``; an unreachable one becomes a note). A
+    registered manifest applies only when the fingerprint it signs matches these pixels; a
+    watermark copied into another picture therefore carries no credentials.
+    ``trust_anchors`` (PEM) decides which signers count as trusted. ``label`` is the text
+    of the visible label to look for, if ``mark`` drew another one.
     The verdict follows the policy in :mod:`aiwatermark.verdict`.
 
     Example:
@@ -315,8 +317,8 @@ def verify(
     if not embedded_trusted:
         # The store is asked even when the file carries an untrusted manifest: a registered
         # original can contradict what an untrusted signer claims about these pixels.
-        manifest_store = open_store(store)
-        if manifest_store is not None:
+        manifest_stores = open_stores(store)
+        if manifest_stores:
             # A detached manifest is judged on its signature and claim; its hash of the
             # original bytes cannot match anyway, so decoded pixels need no full re-encode:
             # any small valid image stands in for them.
@@ -326,7 +328,7 @@ def verify(
                 notes,
                 "manifest store",
                 recover,
-                manifest_store,
+                manifest_stores,
                 asset=asset,
                 payload=payload,
                 image_fingerprint=image_fingerprint,

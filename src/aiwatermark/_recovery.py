@@ -9,12 +9,13 @@ gone, the fingerprint itself finds the registration.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from . import fingerprint as fp
 from . import provenance
-from .errors import AiWatermarkError, KeyFileError
+from .errors import AiWatermarkError, KeyFileError, StoreError
 from .store import ManifestStore, StoredManifest
 
 RecoveredVia = Literal["watermark", "fingerprint"]
@@ -49,7 +50,8 @@ class Candidate:
             if self.distance is None
             else f"fingerprint distance {self.distance}"
         )
-        return f"store entry {self.entry.id}: signed by {who} (signer {trust}), {where}"
+        origin = f" in {self.entry.origin}" if self.entry.origin else ""
+        return f"store entry {self.entry.id}{origin}: signed by {who} (signer {trust}), {where}"
 
 
 @dataclass(frozen=True)
@@ -61,8 +63,36 @@ class Recovery:
     others: tuple[Candidate, ...] = ()
 
 
+def _look_up(
+    stores: Sequence[ManifestStore],
+    payload: bytes | None,
+    image_fingerprint: fp.Fingerprint | None,
+    problems: list[str],
+) -> tuple[RecoveredVia, list[StoredManifest]] | None:
+    """Every store's entries for the payload (or, without one, the fingerprint).
+
+    A store that cannot be reached is a note, not a failure: the others still answer, and
+    the verdict rests on what the image itself says.
+    """
+    if payload is None and (image_fingerprint is None or not image_fingerprint.reliable):
+        return None
+    via: RecoveredVia = "watermark" if payload is not None else "fingerprint"
+    entries: list[StoredManifest] = []
+    for store in stores:
+        try:
+            if payload is not None:
+                entries.extend(store.by_payload(payload))
+            else:
+                assert image_fingerprint is not None
+                found = store.by_fingerprint(image_fingerprint.value, fp.MATCH_THRESHOLD)
+                entries.extend(entry for entry, _ in found)
+        except StoreError as exc:
+            problems.append(f"manifest store not read: {exc}")
+    return via, entries
+
+
 def recover(
-    store: ManifestStore,
+    stores: Sequence[ManifestStore],
     *,
     asset: bytes,
     payload: bytes | None,
@@ -71,21 +101,17 @@ def recover(
     skip_label: str | None,
     problems: list[str],
 ) -> Recovery | None:
-    """Look the image up (by watermark payload, else by fingerprint) and judge each entry.
+    """Look the image up in every store (by watermark payload, else by fingerprint) and
+    judge each entry.
 
     ``asset`` is any valid image the detached manifests are read against; ``skip_label``
-    leaves out the manifest already embedded in the file. Unreadable entries are described
-    in ``problems``.
+    leaves out the manifest already embedded in the file. Unreadable entries and
+    unreachable stores are described in ``problems``.
     """
-    via: RecoveredVia
-    if payload is not None:
-        via = "watermark"
-        entries = list(store.by_payload(payload))
-    elif image_fingerprint is not None and image_fingerprint.reliable:
-        via = "fingerprint"
-        entries = [e for e, _ in store.by_fingerprint(image_fingerprint.value, fp.MATCH_THRESHOLD)]
-    else:
+    found = _look_up(stores, payload, image_fingerprint, problems)
+    if found is None:
         return None
+    via, entries = found
     judged: list[Candidate] = []
     for entry in entries:
         try:

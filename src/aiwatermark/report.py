@@ -172,8 +172,11 @@ def _manifest_evidence(
     sound: bool,
     trusted: bool,
     via: RecoveredVia = "watermark",
+    answered_by: str = "",
 ) -> str:
     where = "embedded" if origin == "embedded" else RECOVERED_NOTE.format(via=via)
+    if origin == "recovered" and answered_by:
+        where += f", answered by {answered_by}"
     kind = _source_name(report) or "no digital source type"
     generator = f", generator {report.generator}" if report.generator else ""
     if origin == "recovered":
@@ -264,7 +267,12 @@ def build_report(
                     claims.append(Claim("fingerprint match", ai=True))
             evidence.append(
                 _manifest_evidence(
-                    chosen.report, "recovered", chosen.sound, chosen.trusted_signer, recovery.via
+                    chosen.report,
+                    "recovered",
+                    chosen.sound,
+                    chosen.trusted_signer,
+                    recovery.via,
+                    chosen.entry.origin,
                 )
             )
             if chosen.sound:

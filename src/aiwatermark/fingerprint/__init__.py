@@ -17,6 +17,7 @@ Example:
 
 from ._index import FingerprintIndex
 from ._pdq import (
+    BITS,
     FINGERPRINT_ALG,
     MATCH_THRESHOLD,
     MIN_QUALITY,
@@ -26,6 +27,7 @@ from ._pdq import (
 )
 
 __all__ = [
+    "BITS",
     "FINGERPRINT_ALG",
     "MATCH_THRESHOLD",
     "MIN_QUALITY",

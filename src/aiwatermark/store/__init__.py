@@ -24,12 +24,15 @@ Example:
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 from .._home import HOME_ENV
 from ..errors import StoreError
 from ._protocol import ManifestStore, StoredManifest, StoreLike
 from ._registration import Registration, RegistrationError, check_registration
+from ._remote import TOKEN_ENV, RemoteManifestStore, similarity_score
 from ._sqlite import (
     STORE_FILENAME,
     SQLiteManifestStore,
@@ -37,11 +40,33 @@ from ._sqlite import (
     shared_store,
 )
 
+_by_url: dict[str, ManifestStore] = {}
+_by_url_lock = threading.Lock()
+
+
+def _from_url(url: str) -> ManifestStore:
+    """One store object per URL for the whole process (pools and connections are shared)."""
+    with _by_url_lock:
+        opened = _by_url.get(url)
+        if opened is None:
+            if url.startswith(("postgresql://", "postgres://")):
+                from ._postgres import PostgresManifestStore  # psycopg only when asked for
+
+                opened = PostgresManifestStore(url)
+            else:
+                opened = RemoteManifestStore(url)
+            _by_url[url] = opened
+        return opened
+
 
 def open_store(store: StoreLike) -> ManifestStore | None:
     """Resolve a ``store=`` argument: None → default SQLite store, False → no store.
 
-    A path opens (or creates) a SQLite store there; a :class:`ManifestStore` is used as is.
+    A string or path names a store: ``postgresql://…`` (PostgreSQL, needs
+    ``aiwatermark[postgres]``), ``http(s)://…`` (a manifest repository speaking the C2PA Soft
+    Binding Resolution API), ``sqlite:///relative.db``, ``sqlite:////absolute.db`` or a
+    plain path (a SQLite file there). A
+    :class:`ManifestStore` is used as is.
 
     Example:
         >>> from aiwatermark.store import open_store
@@ -49,31 +74,60 @@ def open_store(store: StoreLike) -> ManifestStore | None:
         True
         >>> open_store("/tmp/example-store.sqlite3")
         SQLiteManifestStore('/tmp/example-store.sqlite3')
+        >>> open_store("https://repo.example/v1")
+        RemoteManifestStore('https://repo.example/v1')
     """
     if store is False:
         return None
     if store is None or store is True:
         return shared_store(default_store_path())
+    if isinstance(store, str) and store.startswith(_URL_SCHEMES):
+        return _from_url(store)
+    if isinstance(store, str) and store.startswith("sqlite:///"):
+        # As in SQLAlchemy: sqlite:///relative.db, sqlite:////absolute/path.db
+        return shared_store(Path(store.removeprefix("sqlite:///")))
     if isinstance(store, (str, os.PathLike)):
         return shared_store(Path(os.fspath(store)))
     if isinstance(store, ManifestStore):
         return store
     raise StoreError(
-        f"store= must be None, False, a file path or an object with put(), by_payload() and "
-        f"by_fingerprint(), not {type(store).__name__}"
+        f"store= must be None, False, a path or URL, or an object with put(), by_id(), "
+        f"by_payload() and by_fingerprint(), not {type(store).__name__}"
     )
+
+
+def open_stores(stores: StoreLike | Sequence[StoreLike]) -> list[ManifestStore]:
+    """Like :func:`open_store`, for ``verify``, which may ask several repositories in turn.
+
+    Example:
+        >>> from aiwatermark.store import open_stores
+        >>> open_stores(["https://a.example", "https://b.example"])
+        [RemoteManifestStore('https://a.example'), RemoteManifestStore('https://b.example')]
+    """
+    if isinstance(stores, (list, tuple)):
+        opened = [open_store(item) for item in stores]
+    else:
+        opened = [open_store(stores)]  # type: ignore[arg-type]
+    return [item for item in opened if item is not None]
+
+
+_URL_SCHEMES = ("postgresql://", "postgres://", "http://", "https://")
 
 
 __all__ = [
     "HOME_ENV",
     "STORE_FILENAME",
+    "TOKEN_ENV",
     "ManifestStore",
     "Registration",
     "RegistrationError",
+    "RemoteManifestStore",
     "SQLiteManifestStore",
     "StoreLike",
     "StoredManifest",
     "check_registration",
     "default_store_path",
     "open_store",
+    "open_stores",
+    "similarity_score",
 ]

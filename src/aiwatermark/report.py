@@ -175,7 +175,9 @@ def _manifest_evidence(
     answered_by: str = "",
 ) -> str:
     where = "embedded" if origin == "embedded" else RECOVERED_NOTE.format(via=via)
-    if origin == "recovered" and answered_by:
+    if origin == "recovered" and "://" in answered_by:
+        # Repositories are named; a local file's path says nothing a reader needs (and a
+        # server should not show its own paths).
         where += f", answered by {answered_by}"
     kind = _source_name(report) or "no digital source type"
     generator = f", generator {report.generator}" if report.generator else ""

@@ -7,6 +7,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+# A real, throwaway PostgreSQL server for the tests that need one (session-scoped).
+from postgres import postgres_url  # noqa: F401
+
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 
 from .._home import HOME_ENV
 from ..errors import StoreError
+from ._postgres import PostgresManifestStore, shared_postgres_store
 from ._protocol import ManifestStore, StoredManifest, StoreLike
 from ._registration import Registration, RegistrationError, check_registration
 from ._remote import TOKEN_ENV, RemoteManifestStore, similarity_score
@@ -45,17 +46,11 @@ _by_url_lock = threading.Lock()
 
 
 def _from_url(url: str) -> ManifestStore:
-    """One store object per URL for the whole process (pools and connections are shared)."""
+    """One client per repository URL for the whole process (its connections are shared)."""
     with _by_url_lock:
         opened = _by_url.get(url)
         if opened is None:
-            if url.startswith(("postgresql://", "postgres://")):
-                from ._postgres import PostgresManifestStore  # psycopg only when asked for
-
-                opened = PostgresManifestStore(url)
-            else:
-                opened = RemoteManifestStore(url)
-            _by_url[url] = opened
+            opened = _by_url[url] = RemoteManifestStore(url)
         return opened
 
 
@@ -81,7 +76,9 @@ def open_store(store: StoreLike) -> ManifestStore | None:
         return None
     if store is None or store is True:
         return shared_store(default_store_path())
-    if isinstance(store, str) and store.startswith(_URL_SCHEMES):
+    if isinstance(store, str) and store.startswith(("postgresql://", "postgres://")):
+        return shared_postgres_store(store)
+    if isinstance(store, str) and store.startswith(("http://", "https://")):
         return _from_url(store)
     if isinstance(store, str) and store.startswith("sqlite:///"):
         # As in SQLAlchemy: sqlite:///relative.db, sqlite:////absolute/path.db
@@ -111,14 +108,12 @@ def open_stores(stores: StoreLike | Sequence[StoreLike]) -> list[ManifestStore]:
     return [item for item in opened if item is not None]
 
 
-_URL_SCHEMES = ("postgresql://", "postgres://", "http://", "https://")
-
-
 __all__ = [
     "HOME_ENV",
     "STORE_FILENAME",
     "TOKEN_ENV",
     "ManifestStore",
+    "PostgresManifestStore",
     "Registration",
     "RegistrationError",
     "RemoteManifestStore",

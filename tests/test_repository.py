@@ -3,14 +3,23 @@ to end (a server process, a marking process, a verifying process)."""
 
 from __future__ import annotations
 
+import base64
+import json
+import os
 import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 import aiwatermark
 from aiwatermark import imageio
 from aiwatermark._demo import share_like_a_platform
+from aiwatermark.fingerprint import FINGERPRINT_ALG
+from aiwatermark.provenance import SOFT_BINDING_ALG
 from aiwatermark.store import (
     RegistrationError,
     RemoteManifestStore,
@@ -85,3 +94,106 @@ def test_an_unreachable_repository_is_a_note_never_a_verdict(tmp_path: Path) -> 
     assert any("unreachable" in note for note in unmarked.notes)
     with pytest.raises(aiwatermark.StoreError, match="needs a token"):
         RemoteManifestStore("http://127.0.0.1:9", token="").put(bytes(8), b"m")
+
+
+def _serve(store: str, folder: Path, producer: TestCA) -> tuple[subprocess.Popen[str], str]:
+    """``aiwatermark serve`` in its own process, trusting the producer, one write token."""
+    tokens = folder / "write-tokens.txt"
+    tokens.write_text("# the producer's pipeline\nproducer-token-1\n")
+    port = _closed_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "aiwatermark", "serve", "--store", store,
+         "--trust-anchors", str(producer.root_path), "--write-tokens", str(tokens),
+         "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
+        env={**os.environ, "AIWATERMARK_HOME": str(folder / "server-home")},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert server.poll() is None, server.stdout.read() if server.stdout else ""
+        try:
+            if httpx.get(url + "/services/supportedAlgorithms", timeout=1).status_code == 200:
+                return server, url
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    server.kill()
+    raise AssertionError("aiwatermark serve did not answer within 60 s")
+
+
+_MARK = """
+import sys, aiwatermark
+signer = aiwatermark.keys.Signer.from_files(sys.argv[3], sys.argv[4])
+result = aiwatermark.mark(sys.argv[1], sys.argv[2], signer=signer, generator="Brand Gen 5",
+                          store=sys.argv[5])
+print(result.content_id)
+"""
+
+_VERIFY = """
+import json, sys, aiwatermark
+report = aiwatermark.verify(sys.argv[1], store=sys.argv[2], trust_anchors=sys.argv[3])
+print(json.dumps(report.to_dict()))
+"""
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_a_platform_recovers_trusted_credentials_from_a_repository(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path, producer: TestCA
+) -> None:
+    store = (
+        request.getfixturevalue("postgres_url")
+        if backend == "postgresql"
+        else str(tmp_path / "repository.sqlite3")
+    )
+    server, url = _serve(store, tmp_path, producer)
+    try:
+        brand = producer.issue("Brand Signer")
+        run = {"capture_output": True, "text": True, "timeout": 120, "check": False}
+        env = {**os.environ, "AIWATERMARK_HOME": str(tmp_path / "brand-home")}
+        marked = tmp_path / "marked.jpg"
+        # A second process marks and registers through HTTP with its token …
+        done = subprocess.run(
+            [sys.executable, "-c", _MARK, "fixtures/astronaut.jpg", str(marked),
+             str(brand.chain), str(brand.key), url],
+            env={**env, "AIWATERMARK_REPOSITORY_TOKEN": "producer-token-1"}, **run,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        content_id = done.stdout.strip()
+        # … and without a token nothing is registered.
+        refused = subprocess.run(
+            [sys.executable, "-c", _MARK, "fixtures/coffee.png", str(tmp_path / "x.png"),
+             str(brand.chain), str(brand.key), url],
+            env={**env, "AIWATERMARK_REPOSITORY_TOKEN": "guessed"}, **run,
+        )  # fmt: skip
+        assert refused.returncode != 0 and "401" in refused.stderr
+
+        # A third process, the platform, verifies a stripped, re-encoded copy.
+        shared = tmp_path / "shared.jpg"
+        shared.write_bytes(share_like_a_platform(marked.read_bytes()))
+        checked = subprocess.run(
+            [sys.executable, "-c", _VERIFY, str(shared), url, str(producer.root_path)],
+            env={**os.environ, "AIWATERMARK_HOME": str(tmp_path / "platform-home")}, **run,
+        )  # fmt: skip
+        assert checked.returncode == 0, checked.stderr
+        report = json.loads(checked.stdout)
+        assert report["ai_generated"] is True and report["trusted"] is True
+        assert report["manifest_origin"] == "recovered" and report["content_id"] == content_id
+        assert report["layers"]["provenance"]["generator"] == "Brand Gen 5"
+        assert any(f"answered by {url}" in line for line in report["evidence"])
+
+        # The spec's paths answer with the spec's shapes.
+        value = base64.b64encode(bytes.fromhex(content_id)).decode()
+        matches = httpx.get(
+            f"{url}/matches/byBinding", params={"alg": SOFT_BINDING_ALG, "value": value}
+        ).json()["matches"]
+        assert [set(m) for m in matches] == [{"manifestId"}]
+        manifest = httpx.get(f"{url}/manifests/{matches[0]['manifestId']}")
+        assert manifest.headers["content-type"].startswith("application/c2pa")
+        algorithms = httpx.get(f"{url}/services/supportedAlgorithms").json()
+        assert algorithms == {
+            "watermarks": [{"alg": SOFT_BINDING_ALG}],
+            "fingerprints": [{"alg": FINGERPRINT_ALG}],
+        }
+    finally:
+        server.terminate()
+        server.wait(30)

@@ -180,6 +180,14 @@ def test_a_platform_recovers_trusted_credentials_from_a_repository(
         assert report["manifest_origin"] == "recovered" and report["content_id"] == content_id
         assert report["layers"]["provenance"]["generator"] == "Brand Gen 5"
         assert any(f"answered by {url}" in line for line in report["evidence"])
+        # The same from the command line, as docs/repository.md shows it.
+        cli = subprocess.run(
+            [sys.executable, "-m", "aiwatermark", "verify", str(shared), "--store", url,
+             "--trust-anchors", str(producer.root_path), "--json", "--require-disclosure"],
+            env={**os.environ, "AIWATERMARK_HOME": str(tmp_path / "platform-home")}, **run,
+        )  # fmt: skip
+        assert cli.returncode == 0, cli.stderr
+        assert json.loads(cli.stdout)["trusted"] is True
 
         # The spec's paths answer with the spec's shapes.
         value = base64.b64encode(bytes.fromhex(content_id)).decode()

@@ -71,6 +71,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     mark.add_argument(
         "--generator", metavar="NAME", help='the AI system that made the image, e.g. "SDXL 1.0"'
     )
+    mark.add_argument(
+        "--store",
+        metavar="URL",
+        help="where to register the manifests: a path, postgresql://… or http(s)://… "
+        "(a repository; its token from $AIWATERMARK_REPOSITORY_TOKEN); default: the local store",
+    )
     mark.add_argument("--cert", metavar="PEM", help="signing certificate chain (PEM)")
     mark.add_argument("--private-key", metavar="PEM", help="private key of --cert (PEM)")
     mark.add_argument(
@@ -132,6 +138,7 @@ class _MarkOptions:
     key: str | None
     likeness: provenance.Likeness | None
     overwrite: bool
+    store: str | None = None
 
 
 _signers: dict[tuple[str | None, str | None], keys.Signer] = {}
@@ -161,6 +168,7 @@ def _mark_one(src: Path, dst: Path, options: _MarkOptions) -> tuple[str | None, 
         generator=options.generator,
         likeness=options.likeness,
         overwrite=options.overwrite,
+        store=options.store,
     )
     return result.content_id, "+".join(result.layers)
 
@@ -236,6 +244,7 @@ def run(args: argparse.Namespace) -> int:
         key=env_key(args.key),
         likeness=_load_likeness(args.likeness) if args.likeness else None,
         overwrite=args.overwrite,
+        store=args.store,
     )
     if options.label is not None:
         _check_label(options.label)

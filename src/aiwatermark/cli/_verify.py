@@ -52,6 +52,13 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="watermark key used when marking (default: $AIWATERMARK_KEY)",
     )
     verify.add_argument(
+        "--store",
+        action="append",
+        metavar="URL",
+        help="manifest store or repository to recover credentials from: a path, "
+        "postgresql://… or http(s)://… (repeat to ask several; default: the local store)",
+    )
+    verify.add_argument(
         "--require-disclosure",
         action="store_true",
         help="exit 1 when a file carries no AI disclosure",
@@ -75,7 +82,9 @@ def run(args: argparse.Namespace) -> int:
         try:
             if item.error:
                 raise AiWatermarkError(f"{imageio.describe(name)}: {item.error}")
-            report = _pipeline.verify(item.path, key=key, trust_anchors=args.trust_anchors)
+            report = _pipeline.verify(
+                item.path, key=key, trust_anchors=args.trust_anchors, store=args.store
+            )
         except AiWatermarkError as exc:
             status = EXIT_FAILED
             print(f"aiwatermark: {exc}", file=sys.stderr)

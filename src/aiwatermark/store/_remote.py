@@ -56,9 +56,10 @@ class RemoteManifestStore:
     and ``GET /manifests/{manifestId}``, so any conformant repository answers, ours
     (``aiwatermark serve``) or another vendor's. :meth:`put` registers through
     ``POST /manifests`` — an aiwatermark extension the spec leaves open — with the bearer
-    ``token`` (default: ``$AIWATERMARK_REPOSITORY_TOKEN``). Each request times out after
-    ``timeout`` seconds and is retried ``retries`` times with exponential back-off on
-    connection errors and 429/502/503/504; what still fails is a
+    ``token`` (default: ``$AIWATERMARK_REPOSITORY_TOKEN``), which also goes with look-ups to
+    repositories that guard reads (never to another host a match points to). Each request
+    times out after ``timeout`` seconds and is retried ``retries`` times with exponential
+    back-off on connection errors and 429/502/503/504; what still fails is a
     :class:`~aiwatermark.StoreError` naming the repository, which ``verify`` turns into a
     note rather than a verdict.
 
@@ -97,6 +98,12 @@ class RemoteManifestStore:
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         url = path if path.startswith(("http://", "https://")) else self._url + path
+        if self._token and not path.startswith(("http://", "https://")):
+            # Repositories may guard reads too; a token never goes to another host.
+            kwargs["headers"] = {
+                "Authorization": f"Bearer {self._token}",
+                **kwargs.get("headers", {}),
+            }
         last: str = ""
         for attempt in range(self._retries + 1):
             if attempt:
@@ -220,10 +227,7 @@ class RemoteManifestStore:
             "POST",
             "/manifests",
             content=bytes(manifest),
-            headers={
-                "Content-Type": "application/c2pa",
-                "Authorization": f"Bearer {self._token}",
-            },
+            headers={"Content-Type": "application/c2pa"},
         )
         if response.status_code == 409:
             raise PayloadTakenError(str(self._refused(response, "the registration")))

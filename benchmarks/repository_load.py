@@ -28,6 +28,7 @@ import contextlib
 import io
 import os
 import random
+import shutil
 import signal
 import socket
 import statistics
@@ -35,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -224,6 +226,62 @@ def jpegs(count: int) -> list[bytes]:
     return images
 
 
+_WRK_SCRIPT = """
+local paths = {}
+for line in io.lines(os.getenv("LOAD_PATHS")) do paths[#paths + 1] = line end
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format("GET", paths[(n % #paths) + 1])
+end
+done = function(summary, latency, requests)
+  local errors = summary.errors.connect + summary.errors.read + summary.errors.write
+    + summary.errors.status + summary.errors.timeout
+  io.write(string.format("RESULT %d %.1f %.3f %.3f %.3f %d\\n", summary.requests,
+    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000,
+    latency:percentile(95) / 1000, latency:percentile(99) / 1000, errors))
+end
+"""
+
+
+def wrk_lookups(
+    url: str, payloads: Sequence[bytes], clients: int, seconds: float, folder: Path
+) -> str | None:
+    """The same look-up load from wrk (a C load generator), which leaves the server more of
+    the two cores than Python clients do; None when wrk is not installed."""
+    if shutil.which("wrk") is None:
+        return None
+    paths = folder / "paths.txt"
+    paths.write_text(
+        "\n".join(
+            "/matches/byBinding?"
+            + urllib.parse.urlencode(
+                {"alg": provenance.SOFT_BINDING_ALG, "value": base64.b64encode(p).decode()}
+            )
+            for p in payloads[:5000]
+        )
+        + "\n"
+    )
+    script = folder / "lookups.lua"
+    script.write_text(_WRK_SCRIPT)
+    done = subprocess.run(
+        ["wrk", "-t", "1", "-c", str(clients), "-d", f"{int(seconds)}s", "-s", str(script), url],
+        env={**os.environ, "LOAD_PATHS": str(paths)},
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        check=False,
+    )
+    result = next((line for line in done.stdout.splitlines() if line.startswith("RESULT")), "")
+    if not result:
+        return f"| wrk failed | {done.stderr.strip()[:80]} | | | | | |"
+    count, rate, p50, p95, p99, errors = result.split()[1:]
+    return (
+        f"| GET /matches/byBinding, {clients} connections (wrk) | {count} | {float(rate):.0f} "
+        f"| {float(p50):.1f} | {float(p95):.1f} | {float(p99):.1f} | {errors} |"
+    )
+
+
 def row(name: str, latencies: Sequence[float], errors: int, seconds: float) -> str:
     ms = [x * 1000 for x in latencies]
     return (
@@ -252,8 +310,12 @@ def run(args: argparse.Namespace, store: str, folder: Path) -> list[str]:
     with serving(store, folder, ca.root_path, args.workers) as (url, pid):
         latencies, errors = asyncio.run(hammer_lookups(url, payloads, args.clients, args.seconds))
         out.append(
-            row(f"GET /matches/byBinding, {args.clients} clients", latencies, errors, args.seconds)
-        )
+            row(f"GET /matches/byBinding, {args.clients} clients (Python)", latencies, errors,
+                args.seconds)
+        )  # fmt: skip
+        with_wrk = wrk_lookups(url, payloads, args.clients, args.seconds, folder)
+        if with_wrk is not None:
+            out.append(with_wrk)
         concurrency = 2 * args.workers
         latencies, errors = asyncio.run(
             hammer_verify(url, jpegs(8), concurrency, args.verify_seconds)

@@ -37,7 +37,7 @@ import sys
 import tempfile
 import time
 import urllib.parse
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Sequence, Sized
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -185,10 +185,10 @@ def signed_manifests(count: int, identity_signer: aiwatermark.keys.Signer) -> li
 
 
 async def register_until_killed(
-    url: str, manifests: Sequence[bytes], pid: int, kill_after: float
+    url: str, manifests: Sequence[bytes], pid: int
 ) -> tuple[list[str], int]:
-    """Register concurrently; SIGKILL the server after ``kill_after`` s. Returns the IDs
-    answered 201 and how many requests got no answer."""
+    """Register concurrently; SIGKILL the server once a third are in, mid-stream. Returns
+    the IDs answered 201 and how many requests got no answer."""
     accepted: list[str] = []
     lost = 0
     queue = list(manifests)
@@ -208,7 +208,8 @@ async def register_until_killed(
                     accepted.append(response.json()["manifestId"])
 
         async def killer() -> None:
-            await asyncio.sleep(kill_after)
+            while len(accepted) < len(manifests) // 3:
+                await asyncio.sleep(0.01)
             os.kill(pid, signal.SIGKILL)
 
         await asyncio.gather(killer(), *(worker() for _ in range(16)))
@@ -329,7 +330,7 @@ def run(args: argparse.Namespace, store: str, folder: Path) -> list[str]:
 
     manifests = signed_manifests(args.kill_registrations, signer)
     with serving(store, folder, ca.root_path, args.workers) as (url, pid):
-        accepted, unanswered = asyncio.run(register_until_killed(url, manifests, pid, 1.5))
+        accepted, unanswered = asyncio.run(register_until_killed(url, manifests, pid))
     with serving(store, folder, ca.root_path, args.workers) as (url, _):
         missing = [
             manifest_id
@@ -338,16 +339,19 @@ def run(args: argparse.Namespace, store: str, folder: Path) -> list[str]:
         ]
     restarted = open_store(store)
     assert restarted is not None
+    entries = [restarted.by_id(manifest_id) for manifest_id in accepted]
     incomplete = sum(
         1
-        for payload in payloads[:50]
-        for entry in restarted.by_payload(payload)
-        if not entry.manifest or entry.fingerprint is None
+        for entry in entries
+        if entry is None or not entry.manifest or entry.payload is None or entry.fingerprint is None
     )
+    total = len(restarted) if isinstance(restarted, Sized) else -1
+    committed_unanswered = total - args.entries - len(accepted)
     out.append(
-        f"kill -9 during registration: {len(accepted)} answered 201 before the kill, "
-        f"{unanswered} requests unanswered; after restart {len(missing)} of the accepted "
-        f"are missing; incomplete rows among those checked: {incomplete}"
+        f"kill -9 during registration ({len(manifests)} sent by 16 clients): "
+        f"{len(accepted)} answered 201 before the kill, {unanswered} requests unanswered; "
+        f"after restart {len(missing)} of the accepted are missing, {incomplete} of them "
+        f"incomplete, and {committed_unanswered} more were saved whose answer the kill cut off"
     )
     return out
 
@@ -360,7 +364,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--verify-seconds", type=float, default=30.0)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    parser.add_argument("--kill-registrations", type=int, default=400)
+    parser.add_argument("--kill-registrations", type=int, default=600)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="aiwatermark-load-") as tmp:
         folder = Path(tmp)

@@ -33,6 +33,7 @@ from ._read import (
     SignerInfo,
     SoftBinding,
     TrustAnchors,
+    load_trust_anchors,
     read_provenance,
 )
 from ._sign import SIDECAR_SUFFIX, SignedAsset, sign, sign_file
@@ -53,6 +54,7 @@ __all__ = [
     "SignerInfo",
     "SoftBinding",
     "TrustAnchors",
+    "load_trust_anchors",
     "read_provenance",
     "sign",
     "sign_file",

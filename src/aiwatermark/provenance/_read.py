@@ -326,7 +326,17 @@ class ProvenanceReport:
         return self.summary()
 
 
-def _anchors_pem(trust_anchors: TrustAnchors | None) -> str | None:
+def load_trust_anchors(trust_anchors: TrustAnchors | None) -> str | None:
+    """The trust anchors as PEM text, read and checked (None stays None).
+
+    Raises:
+        aiwatermark.KeyFileError: the file cannot be read or holds no PEM certificates.
+
+    Example:
+        >>> from aiwatermark import provenance
+        >>> provenance.load_trust_anchors(None) is None
+        True
+    """
     if trust_anchors is None:
         return None
     if isinstance(trust_anchors, (bytes, bytearray)):
@@ -572,7 +582,7 @@ def read_provenance(
     data = imageio.read_bytes(src)
     if manifest is not None and (not isinstance(manifest, (bytes, bytearray)) or not manifest):
         raise ProvenanceError("manifest must be the detached manifest store as non-empty bytes")
-    context = reading_context(_anchors_pem(trust_anchors))
+    context = reading_context(load_trust_anchors(trust_anchors))
     mime = sniff_mime(data[:16])
     source = "detached" if manifest is not None else "embedded"
     report = _read(data, mime, bytes(manifest) if manifest else None, context, source, name)

@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any, Literal
 
 import anyio
-from cryptography import x509
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
@@ -22,7 +21,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from .. import _pipeline, provenance
-from ..errors import AiWatermarkError, InvalidArgumentError, KeyFileError
+from ..errors import AiWatermarkError, InvalidArgumentError
 from ..store import ManifestStore, check_registration, open_store
 from . import _matches
 from ._auth import Tokens
@@ -70,28 +69,6 @@ _Endpoint = Callable[[Request], Awaitable[Response]]
 _Access = Literal["read", "write"]
 
 
-def _load_anchors(trust_anchors: provenance.TrustAnchors | None) -> bytes | None:
-    """The trust anchors as PEM bytes, read and checked once at start rather than per request."""
-    if trust_anchors is None:
-        return None
-    if isinstance(trust_anchors, (bytes, bytearray)):
-        data, name = bytes(trust_anchors), "trust anchors"
-    elif isinstance(trust_anchors, str) and "-----BEGIN" in trust_anchors:
-        data, name = trust_anchors.encode(), "trust anchors"
-    else:
-        name = repr(os.fspath(trust_anchors))
-        try:
-            with open(os.fspath(trust_anchors), "rb") as file:
-                data = file.read()
-        except OSError as exc:
-            raise KeyFileError(f"trust anchors {name}: cannot read it ({exc.strerror})") from None
-    try:
-        x509.load_pem_x509_certificates(data)
-    except ValueError:
-        raise KeyFileError(f"trust anchors {name}: not PEM certificates") from None
-    return data
-
-
 def _page() -> str:
     page = importlib.resources.files("aiwatermark.service") / "static" / "verify.html"
     try:
@@ -122,7 +99,7 @@ class _Repository:
         self,
         store: ManifestStore,
         *,
-        trust_anchors: bytes | None,
+        trust_anchors: str | None,
         key: str | bytes | None,
         write_tokens: Tokens,
         read_tokens: Tokens | None,
@@ -408,7 +385,8 @@ def create_app(
     pool = WorkerPool(workers)
     repository = _Repository(
         manifest_store,
-        trust_anchors=_load_anchors(trust_anchors),
+        # Read and checked once, at start, rather than on every request.
+        trust_anchors=provenance.load_trust_anchors(trust_anchors),
         key=key,
         write_tokens=Tokens(write_tokens),
         read_tokens=None if read_tokens is None else Tokens(read_tokens),

@@ -7,14 +7,15 @@ import os
 import time
 import urllib.parse
 from collections.abc import Mapping
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from ..errors import PayloadTakenError, StoreError
 from ..fingerprint import BITS, FINGERPRINT_ALG
 from ..provenance import SOFT_BINDING_ALG
 from ._protocol import StoredManifest
+
+if TYPE_CHECKING:
+    import httpx
 
 TOKEN_ENV = "AIWATERMARK_REPOSITORY_TOKEN"
 """Environment variable holding the bearer token :meth:`RemoteManifestStore.put` sends."""
@@ -86,6 +87,8 @@ class RemoteManifestStore:
         self._token = token if token is not None else os.environ.get(TOKEN_ENV)
         self._retries = max(0, int(retries))
         self._backoff = backoff
+        import httpx  # only when a repository is used: it costs 30 ms of `import aiwatermark`
+
         self._client = httpx.Client(timeout=timeout, follow_redirects=True)
 
     @property
@@ -97,6 +100,8 @@ class RemoteManifestStore:
         return f"RemoteManifestStore({self._origin!r})"
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        import httpx
+
         url = path if path.startswith(("http://", "https://")) else self._url + path
         if self._token and not path.startswith(("http://", "https://")):
             # Repositories may guard reads too; a token never goes to another host.

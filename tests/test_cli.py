@@ -313,3 +313,56 @@ def test_batch_of_hundreds(
     for i in corrupt:
         assert inputs[i].name in err
     assert len(list((tmp_path / "out").iterdir())) == 300 - len(corrupt)
+
+
+def _piped(command: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """Run ``aiwatermark <command> | head -1`` in bash; stdout is head's, the last stderr line
+    is aiwatermark's own exit status."""
+    script = (
+        f'{sys.executable} -m aiwatermark {command} | head -1; echo "exit=${{PIPESTATUS[0]}}" >&2'
+    )
+    return subprocess.run(
+        ["bash", "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "AIWATERMARK_HOME": str(tmp_path / "home")},
+        cwd=Path(__file__).resolve().parent.parent,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_a_closed_pipe_ends_verify_quietly(tmp_path: Path) -> None:
+    done = _piped("verify fixtures/ --json", tmp_path)
+    assert len(done.stdout.splitlines()) == 1 and json.loads(done.stdout)["file"]
+    assert "Error" not in done.stderr and "unexpected" not in done.stderr
+    assert done.stderr.strip().endswith("exit=141")  # what a Unix tool killed by SIGPIPE says
+
+
+def test_a_closed_pipe_never_stops_a_batch(photo: Image.Image, tmp_path: Path) -> None:
+    _batch(tmp_path / "in", photo, 4, set())
+    done = _piped(f"mark {tmp_path / 'in'} --out-dir {tmp_path / 'out'} --no-c2pa", tmp_path)
+    assert "content-id=" in done.stdout and "unexpected" not in done.stderr
+    assert "marked 4 of 4" in done.stderr and done.stderr.strip().endswith("exit=0")
+    assert len(list((tmp_path / "out").iterdir())) == 4
+
+
+def test_verify_looks_for_the_label_it_is_told(
+    photo_paths: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "marked.jpg"
+    assert main(["mark", str(photo_paths[0]), "-o", str(out), "--label", "KI-generiert"]) == 0
+    capsys.readouterr()
+    assert main(["verify", str(out), "--json", "--label", "KI-generiert"]) == 0
+    assert json.loads(capsys.readouterr().out)["layers"]["label"]["found"] is True
+    assert main(["verify", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["layers"]["label"]["found"] is False
+
+
+def test_an_empty_label_is_an_error_not_a_silent_skip(photo_paths: list[Path]) -> None:
+    import aiwatermark
+
+    with pytest.raises(aiwatermark.InvalidArgumentError, match="empty"):
+        aiwatermark.mark(photo_paths[0], label="", store=False, signer=False)
+    public = {name for name in dir(aiwatermark) if not name.startswith("_")}
+    assert not public & {"annotations", "version", "PackageNotFoundError"}

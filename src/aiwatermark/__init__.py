@@ -14,9 +14,7 @@ Example:
     True
 """
 
-from __future__ import annotations
-
-from importlib.metadata import PackageNotFoundError, version
+from importlib import metadata as _metadata
 
 from . import imageio
 from ._pipeline import MarkResult, mark, verify
@@ -39,8 +37,8 @@ from .errors import (
 from .report import VerificationReport
 
 try:
-    __version__ = version("aiwatermark")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = _metadata.version("aiwatermark")
+except _metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0+unknown"
 
 __all__ = [

@@ -169,7 +169,7 @@ def mark(
     manifest_store = open_store(store) if signer is not False else None
     layers: list[str] = []
 
-    if label:
+    if label is not None:  # an empty text is the label layer's error, never a silent skip
         image = visible.add_label(image, label)
         layers.append("label")
     if watermark:

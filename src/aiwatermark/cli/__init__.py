@@ -22,7 +22,14 @@ from collections.abc import Sequence
 from .. import __version__
 from ..errors import AiWatermarkError
 from . import _demo, _keys, _mark, _serve, _verify
-from ._common import EXIT_FAILED, EXIT_USAGE, FORMATTER, UsageError
+from ._common import (
+    EXIT_CLOSED_PIPE,
+    EXIT_FAILED,
+    EXIT_USAGE,
+    FORMATTER,
+    UsageError,
+    silence_stdout,
+)
 
 _MAIN_EPILOG = """\
 examples:
@@ -73,6 +80,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AiWatermarkError as exc:
         print(f"aiwatermark: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except BrokenPipeError:  # stdout's reader went away: quiet, as Unix tools are
+        silence_stdout()
+        return EXIT_CLOSED_PIPE
     except KeyboardInterrupt:
         print("aiwatermark: interrupted", file=sys.stderr)
         return 130

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import glob
 import os
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,8 @@ from pathlib import Path
 from .. import imageio
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_CLOSED_PIPE = 128 + 13
+"""What a Unix tool killed by SIGPIPE reports: the reader went away (``| head``)."""
 
 FORMATTER = argparse.RawDescriptionHelpFormatter
 """Keeps the hand-wrapped examples of each command's epilog as written."""
@@ -87,3 +90,28 @@ __all__ = [
     "env_key",
     "expand",
 ]
+
+
+def silence_stdout() -> None:
+    """Point stdout at /dev/null after its reader went away, so that nothing (not even the
+    interpreter's final flush) raises BrokenPipeError again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def emit(line: str) -> bool:
+    """Print ``line`` to stdout; False (and stdout silenced) when the reader has gone.
+
+    Example:
+        >>> from aiwatermark.cli._common import emit
+        >>> emit("hello")
+        hello
+        True
+    """
+    try:
+        print(line, flush=True)
+    except BrokenPipeError:
+        silence_stdout()
+        return False
+    return True

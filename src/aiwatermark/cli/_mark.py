@@ -16,7 +16,16 @@ from PIL import Image
 
 from .. import _pipeline, imageio, keys, provenance, visible
 from ..errors import AiWatermarkError, InvalidArgumentError
-from ._common import EXIT_FAILED, EXIT_OK, FORMATTER, Input, UsageError, env_key, expand
+from ._common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    FORMATTER,
+    Input,
+    UsageError,
+    emit,
+    env_key,
+    expand,
+)
 
 _MARKABLE_SUFFIXES = {
     suffix for suffix, fmt in imageio.SUFFIX_FORMATS.items() if fmt in _pipeline.MARKABLE_FORMATS
@@ -266,7 +275,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             done += 1
             content_id, layers = outcome
-            print(f"{dst}  content-id={content_id or '-'}  layers={layers}", flush=True)
+            # A reader that went away (| head) stops the listing, never the batch.
+            emit(f"{dst}  content-id={content_id or '-'}  layers={layers}")
         progress.advance(src.name)
 
     jobs = args.jobs if args.jobs > 0 else (os.cpu_count() or 1)

@@ -8,7 +8,7 @@ import sys
 
 from .. import _pipeline, imageio
 from ..errors import AiWatermarkError
-from ._common import EXIT_FAILED, EXIT_OK, FORMATTER, env_key, expand
+from ._common import EXIT_CLOSED_PIPE, EXIT_FAILED, EXIT_OK, FORMATTER, emit, env_key, expand
 
 EPILOG = """\
 examples:
@@ -59,6 +59,13 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "postgresql://… or http(s)://… (repeat to ask several; default: the local store)",
     )
     verify.add_argument(
+        "--label",
+        default="AI-generated",
+        metavar="TEXT",
+        help="the visible label's text, if images were marked with another (default: "
+        '"AI-generated")',
+    )
+    verify.add_argument(
         "--require-disclosure",
         action="store_true",
         help="exit 1 when a file carries no AI disclosure",
@@ -83,19 +90,26 @@ def run(args: argparse.Namespace) -> int:
             if item.error:
                 raise AiWatermarkError(f"{imageio.describe(name)}: {item.error}")
             report = _pipeline.verify(
-                item.path, key=key, trust_anchors=args.trust_anchors, store=args.store
+                item.path,
+                key=key,
+                trust_anchors=args.trust_anchors,
+                store=args.store,
+                label=args.label,
             )
         except AiWatermarkError as exc:
             status = EXIT_FAILED
             print(f"aiwatermark: {exc}", file=sys.stderr)
-            if args.json:
-                print(json.dumps({"file": name, "error": str(exc)}), flush=True)
+            if args.json and not emit(json.dumps({"file": name, "error": str(exc)})):
+                return EXIT_CLOSED_PIPE
             continue
-        if args.json:
-            # `aiwatermark serve`'s POST /verify answers with this same object.
-            print(json.dumps({"file": name, **report.to_dict()}), flush=True)
-        else:
-            print(f"{name}\n{_indent(report.summary())}\n", flush=True)
+        # `aiwatermark serve`'s POST /verify answers with this same object.
+        line = (
+            json.dumps({"file": name, **report.to_dict()})
+            if args.json
+            else f"{name}\n{_indent(report.summary())}\n"
+        )
+        if not emit(line):
+            return EXIT_CLOSED_PIPE  # the reader went away (| head): stop quietly, as Unix tools do
         if args.require_disclosure and report.ai_generated is not True:
             status = EXIT_FAILED
             print(f"aiwatermark: {name!r} carries no AI disclosure", file=sys.stderr)

@@ -24,11 +24,7 @@ from PIL import Image
 import aiwatermark
 from aiwatermark import InvalidArgumentError, PayloadTakenError, StoreError, imageio
 from aiwatermark.store import ManifestStore, open_store
-from aiwatermark.store._postgres import (
-    PostgresManifestStore,
-    redact_url,
-    shared_postgres_store,
-)
+from aiwatermark.store._postgres import PostgresManifestStore, redact_url
 from postgres import running_postgres
 
 PASSWORD = "pw-Zq81xK"  # trust authentication ignores it; it must never show up anywhere
@@ -98,8 +94,9 @@ def test_put_and_look_up_by_payload_fingerprint_and_id(store: PostgresManifestSt
     assert unlabelled.id.isdigit() and store.by_id(unlabelled.id) == unlabelled
     assert store.by_id("99999999999999999999999") is None  # beyond bigint: not an error
     assert len(store) == 2
-    shared = shared_postgres_store(store.origin)  # one per URL, as open_store will use
-    assert shared is shared_postgres_store(store.origin) and len(shared) == 2
+    shared = open_store(store.origin)  # one per URL for the whole process
+    assert shared is open_store(store.origin) and isinstance(shared, PostgresManifestStore)
+    assert len(shared) == 2
 
 
 def test_password_never_shows(db_url: str, store: PostgresManifestStore) -> None:

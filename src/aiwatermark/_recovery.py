@@ -30,12 +30,19 @@ class Candidate:
     distance: int | None
     """Fingerprint distance between the image and the fingerprint signed in the manifest;
     None when the manifest signs none (made before fingerprints) or the image has none."""
-    sound: bool
-    """Signature and claim intact (the content hash of the original bytes cannot match)."""
-    trusted_signer: bool
     comparable: bool
     """The presented image has enough structure for a fingerprint distance to mean anything:
     two different flat pictures can sit within the threshold of each other."""
+
+    @property
+    def sound(self) -> bool:
+        """Signature and claim intact (the content hash of the original bytes cannot match)."""
+        return self.report.claim_intact
+
+    @property
+    def trusted_signer(self) -> bool:
+        """The claim holds and its signer chains to the caller's trust anchors."""
+        return self.report.signer_trusted
 
     @property
     def bound(self) -> bool:
@@ -145,8 +152,6 @@ def recover(
                 entry,
                 report,
                 distance,
-                report.claim_intact,
-                report.signer_trusted,
                 comparable=image_fingerprint is not None and image_fingerprint.reliable,
             )
         )

@@ -23,14 +23,16 @@ Example:
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from .._home import HOME_ENV
 from ..errors import StoreError
-from ._postgres import PostgresManifestStore, shared_postgres_store
+from ._postgres import PostgresManifestStore
 from ._protocol import ManifestStore, StoredManifest, StoreLike
 from ._registration import Registration, RegistrationError, check_registration
 from ._remote import TOKEN_ENV, RemoteManifestStore, similarity_score
@@ -38,20 +40,31 @@ from ._sqlite import (
     STORE_FILENAME,
     SQLiteManifestStore,
     default_store_path,
-    shared_store,
 )
 
-_by_url: dict[str, ManifestStore] = {}
-_by_url_lock = threading.Lock()
+_S = TypeVar("_S", SQLiteManifestStore, PostgresManifestStore, RemoteManifestStore)
+_opened: dict[tuple[type, str], ManifestStore] = {}
+_opened_lock = threading.Lock()
 
 
-def _from_url(url: str) -> ManifestStore:
-    """One client per repository URL for the whole process (its connections are shared)."""
-    with _by_url_lock:
-        opened = _by_url.get(url)
+def _shared(kind: type[_S], where: str) -> _S:
+    """One store per file, database or repository for the whole process, so a batch does
+    not reopen its file, pool or connections (nor check a schema anew) on every call."""
+    with _opened_lock:
+        opened = _opened.get((kind, where))
         if opened is None:
-            opened = _by_url[url] = RemoteManifestStore(url)
+            opened = _opened[(kind, where)] = kind(where)
+        assert isinstance(opened, kind)
         return opened
+
+
+@atexit.register
+def _close_shared() -> None:
+    # A SQLite file is then a complete copy of its store (the log is checkpointed), and a
+    # database sees its sessions end rather than sockets drop.
+    with _opened_lock:
+        for opened in _opened.values():
+            opened.close()  # type: ignore[attr-defined]
 
 
 def open_store(store: StoreLike) -> ManifestStore | None:
@@ -75,16 +88,16 @@ def open_store(store: StoreLike) -> ManifestStore | None:
     if store is False:
         return None
     if store is None or store is True:
-        return shared_store(default_store_path())
+        return _shared(SQLiteManifestStore, str(default_store_path()))
     if isinstance(store, str) and store.startswith(("postgresql://", "postgres://")):
-        return shared_postgres_store(store)
+        return _shared(PostgresManifestStore, store)
     if isinstance(store, str) and store.startswith(("http://", "https://")):
-        return _from_url(store)
+        return _shared(RemoteManifestStore, store)
     if isinstance(store, str) and store.startswith("sqlite:///"):
         # As in SQLAlchemy: sqlite:///relative.db, sqlite:////absolute/path.db
-        return shared_store(Path(store.removeprefix("sqlite:///")))
+        return _shared(SQLiteManifestStore, str(Path(store.removeprefix("sqlite:///"))))
     if isinstance(store, (str, os.PathLike)):
-        return shared_store(Path(os.fspath(store)))
+        return _shared(SQLiteManifestStore, str(Path(os.fspath(store))))
     if isinstance(store, ManifestStore):
         return store
     raise StoreError(

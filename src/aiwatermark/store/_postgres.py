@@ -21,7 +21,6 @@ never needs them (``pip install 'aiwatermark[postgres]'``).
 
 from __future__ import annotations
 
-import atexit
 import math
 import os
 import threading
@@ -636,35 +635,6 @@ class PostgresManifestStore:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-
-_open_stores: dict[str, PostgresManifestStore] = {}
-_open_stores_lock = threading.Lock()
-
-
-def shared_postgres_store(url: str) -> PostgresManifestStore:
-    """One store (one connection pool) per URL for the whole process, so that every
-    ``mark``/``verify`` call of a batch does not connect and check the schema anew.
-
-    Example:
-        >>> from aiwatermark.store._postgres import shared_postgres_store
-        >>> url = "postgresql://app@db.example/marks"
-        >>> shared_postgres_store(url) is shared_postgres_store(url)
-        True
-    """
-    with _open_stores_lock:
-        store = _open_stores.get(url)
-        if store is None:
-            store = _open_stores[url] = PostgresManifestStore(url)
-        return store
-
-
-@atexit.register
-def _close_shared_stores() -> None:
-    # Ends the sessions cleanly instead of leaving the server to notice dropped sockets.
-    with _open_stores_lock:
-        for store in _open_stores.values():
-            store.close()
 
 
 class _Stale(Exception):

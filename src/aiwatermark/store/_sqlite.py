@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import json
 import os
@@ -404,24 +403,3 @@ def _taken(payload: bytes | None, manifest_id: str | None, detail: str, where: s
 def _check_payload(payload: object) -> None:
     if not isinstance(payload, (bytes, bytearray)) or not payload:
         raise StoreError(f"a store key must be non-empty payload bytes, not {type(payload)!r}")
-
-
-_open_stores: dict[Path, SQLiteManifestStore] = {}
-_open_stores_lock = threading.Lock()
-
-
-def shared_store(path: Path) -> SQLiteManifestStore:
-    """One store object per file for the whole process, so a batch does not reopen it."""
-    with _open_stores_lock:
-        store = _open_stores.get(path)
-        if store is None:
-            store = _open_stores[path] = SQLiteManifestStore(path)
-        return store
-
-
-@atexit.register
-def _close_shared_stores() -> None:
-    # Checkpoint on the way out: the file alone is then a complete copy of the store.
-    with _open_stores_lock:
-        for store in _open_stores.values():
-            store.close()

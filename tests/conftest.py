@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 # A real, throwaway PostgreSQL server for the tests that need one (session-scoped).
-from postgres import postgres_url  # noqa: F401
+from postgres import db_url, postgres_url  # noqa: F401
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 

@@ -24,6 +24,7 @@ import contextlib
 import glob
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import socket
@@ -32,6 +33,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -50,6 +52,9 @@ FAST_SETTINGS: Mapping[str, str] = {
     "full_page_writes": "off",
     "max_connections": "100",
 }
+
+
+PASSWORD = "pw-Zq81xK"  # trust authentication ignores it; it must never show up anywhere
 
 
 class PostgresUnavailable(RuntimeError):
@@ -269,6 +274,30 @@ def _wait_ready(bindir: Path, user: str | None, cwd: Path, port: int, log: Path)
         if time.monotonic() > deadline:
             _check(ready, f"waiting for the server on port {port}", log)
         time.sleep(0.1)
+
+
+def with_database(url: str, name: str, password: str | None = PASSWORD) -> str:
+    """``url`` pointing at database ``name`` (with ``password`` in it, which trust
+    authentication ignores)."""
+    parts = urllib.parse.urlsplit(url)
+    netloc = parts.netloc
+    if password:
+        user, _, host = netloc.rpartition("@")
+        netloc = f"{user}:{password}@{host}"
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc, path="/" + name))
+
+
+@pytest.fixture
+def db_url(postgres_url: str) -> Iterator[str]:
+    """A fresh, empty database on the session's server; its URL carries a password."""
+    import psycopg
+
+    name = f"t_{secrets.token_hex(6)}"
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(f"CREATE DATABASE {name}")
+    yield with_database(postgres_url, name)
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 
 @pytest.fixture(scope="session")

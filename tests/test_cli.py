@@ -166,38 +166,6 @@ def test_require_disclosure_fails_on_unmarked_files(
     assert "chelsea.webp" in err and "no AI disclosure" in err
 
 
-def test_likeness_file(
-    photo_paths: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    consent = tmp_path / "consent.json"
-    consent.write_text(
-        json.dumps(
-            {
-                "subject": "Jane Doe",
-                "rights_holder": "Jane Doe",
-                "consent_ref": "c-17",
-                "scope": ["advertising"],
-                "valid_until": "2099-12-31",
-            }
-        )
-    )
-    out = tmp_path / "twin.jpg"
-    assert main(["mark", str(photo_paths[0]), "-o", str(out), "--likeness", str(consent)]) == 0
-    capsys.readouterr()
-    assert main(["verify", str(out), "--json"]) == 0
-    record = json.loads(capsys.readouterr().out)
-    assert record["likeness_consent"] is True and record["likeness_expired"] is False
-
-    consent.write_text("{not json")
-    assert (
-        main(
-            ["mark", str(photo_paths[0]), "-o", str(tmp_path / "y.jpg"), "--likeness", str(consent)]
-        )
-        == 2
-    )
-    assert "not valid JSON" in capsys.readouterr().err
-
-
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -205,6 +173,7 @@ def test_likeness_file(
         (["mark", "a.jpg", "-o", "x.jpg", "--cert", "c.pem"], "--private-key"),
         (["mark", "a.jpg"], "required"),
         (["frobnicate"], "invalid choice"),
+        (["mark", "a.jpg", "-o", "x.jpg", "--licensee", "Brand"], "add --likeness"),
     ],
 )
 def test_usage_errors_exit_2(

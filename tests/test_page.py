@@ -26,8 +26,9 @@ from typing import Any, NoReturn
 import pytest
 
 import aiwatermark
-from aiwatermark import provenance
 from aiwatermark._demo import share_like_a_platform
+from aiwatermark.store import open_store
+from consents import register_jane
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
@@ -196,13 +197,11 @@ def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def shared_marked(home: Path, store_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
     """Astronaut marked with a likeness record, registered in the store, then 'shared'."""
     folder = tmp_path_factory.mktemp("images")
-    consent = provenance.Likeness(
-        subject="Jane Doe",
-        rights_holder="Jane Doe",
+    use = register_jane(
+        open_store(str(store_path)).consents,
         consent_ref="contract-2026-017",
-        scope=["advertising", "social media"],
-        valid_from=CONSENT_FROM,
-        valid_until=CONSENT_UNTIL,
+        valid_from=CONSENT_FROM.isoformat(),
+        valid_until=CONSENT_UNTIL.isoformat(),
     )
     marked = folder / "marked.jpg"
     result = aiwatermark.mark(
@@ -210,7 +209,7 @@ def shared_marked(home: Path, store_path: Path, tmp_path_factory: pytest.TempPat
         marked,
         store=str(store_path),
         generator="Page Test Gen",
-        likeness=consent,
+        likeness=use,
     )
     shared = folder / "astronaut-shared.jpg"
     shared.write_bytes(share_like_a_platform(marked.read_bytes()))
@@ -287,6 +286,8 @@ def test_marked_then_shared_image(page: Any, shared_marked: Any, screenshots: Pa
     likeness = _text(page, "likeness")
     assert "Jane Doe" in likeness and "contract-2026-017" in likeness
     assert "advertising, social media" in likeness and f"until {CONSENT_UNTIL}" in likeness
+    assert "Producer Studio — advertising, web, EU" in likeness
+    assert "consented when made on" in likeness
     expired = dt.date.today() > CONSENT_UNTIL
     assert ("EXPIRED" if expired else "Valid today") in likeness
     state = "EXPIRED" if expired else "valid"

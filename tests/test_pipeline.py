@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import io
 import json
@@ -212,28 +211,6 @@ def test_credentials_from_another_image_are_inconsistent(photo_paths: list[Path]
     assert report.ai_generated is True and report.tampered is False
     assert report.consistent is False
     assert "belong to another image" in report.summary()
-
-
-@pytest.mark.parametrize(("until", "expired"), [(dt.date(2020, 1, 31), True), (None, False)])
-def test_likeness_consent_is_reported(
-    photo_paths: list[Path], until: dt.date | None, expired: bool
-) -> None:
-    consent = provenance.Likeness(
-        subject="Jane Doe",
-        rights_holder="Jane Doe",
-        consent_ref="contract-2026-017",
-        scope=["advertising"],
-        valid_from=dt.date(2019, 1, 1),
-        valid_until=until,
-    )
-    result = aiwatermark.mark(photo_paths[0], likeness=consent)
-    assert result.data is not None
-    report = aiwatermark.verify(result.data)
-    assert report.likeness_consent and report.likeness is not None
-    assert report.likeness.consent_ref == "contract-2026-017"
-    assert report.likeness_expired is expired
-    assert ("EXPIRED" in report.summary()) is expired
-    assert report.to_dict()["likeness"]["subject"] == "Jane Doe"
 
 
 def test_a_custom_store_replaces_sqlite(photo_paths: list[Path]) -> None:

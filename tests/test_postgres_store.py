@@ -7,7 +7,6 @@ conftest.py); every test gets a database of its own, since a store can never be 
 from __future__ import annotations
 
 import multiprocessing
-import secrets
 import socket
 import subprocess
 import sys
@@ -25,34 +24,12 @@ import aiwatermark
 from aiwatermark import InvalidArgumentError, PayloadTakenError, StoreError, imageio
 from aiwatermark.store import ManifestStore, open_store
 from aiwatermark.store._postgres import PostgresManifestStore, redact_url
-from postgres import running_postgres
-
-PASSWORD = "pw-Zq81xK"  # trust authentication ignores it; it must never show up anywhere
+from postgres import PASSWORD, running_postgres, with_database
 
 
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIWATERMARK_HOME", str(tmp_path / "home"))
-
-
-def _with_database(url: str, name: str, password: str | None = PASSWORD) -> str:
-    parts = urllib.parse.urlsplit(url)
-    netloc = parts.netloc
-    if password:
-        user, _, host = netloc.rpartition("@")
-        netloc = f"{user}:{password}@{host}"
-    return urllib.parse.urlunsplit(parts._replace(netloc=netloc, path="/" + name))
-
-
-@pytest.fixture
-def db_url(postgres_url: str) -> Iterator[str]:
-    """A fresh, empty database on the session's server; its URL carries a password."""
-    name = f"t_{secrets.token_hex(6)}"
-    with psycopg.connect(postgres_url, autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name}")
-    yield _with_database(postgres_url, name)
-    with psycopg.connect(postgres_url, autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 
 @pytest.fixture
@@ -227,7 +204,7 @@ def test_processes_creating_the_schema_at_once_create_it_once(db_url: str) -> No
         assert proc.exitcode == 0
     with psycopg.connect(db_url) as conn:
         versions = conn.execute("SELECT version FROM aiwatermark_schema_version").fetchall()
-    assert versions == [(1,)]
+    assert versions == [(1,), (2,)]
     store = PostgresManifestStore(db_url)
     assert len(store) == 3 and store.by_id("urn:c2pa:2") is not None
     store.close()
@@ -253,7 +230,7 @@ def test_unreachable_servers_are_store_errors_without_the_password(
         refused.by_payload(b"k" * 8)
     assert PASSWORD not in str(caught.value)
 
-    missing = PostgresManifestStore(_with_database(postgres_url, "no_such_db"))
+    missing = PostgresManifestStore(with_database(postgres_url, "no_such_db"))
     with pytest.raises(StoreError, match="no_such_db") as caught:
         missing.put(b"k" * 8, b"m")
     assert PASSWORD not in str(caught.value)
@@ -269,7 +246,7 @@ def test_unreachable_servers_are_store_errors_without_the_password(
 def test_a_server_that_stops_is_a_store_error(postgres_url: str) -> None:
     # A server of its own (started like the session's, so skipped or failed like it).
     with running_postgres() as url:
-        store = PostgresManifestStore(_with_database(url, "postgres"), timeout=2)
+        store = PostgresManifestStore(with_database(url, "postgres"), timeout=2)
         store.put(b"k" * 8, b"m")
     host = urllib.parse.urlsplit(url).netloc.split("@")[1]
     for call in (lambda: store.by_payload(b"k" * 8), lambda: store.put(b"j" * 8, b"m")):

@@ -6,10 +6,8 @@ from __future__ import annotations
 import base64
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -29,12 +27,7 @@ from aiwatermark.store import (
     similarity_score,
 )
 from pki import TestCA
-
-
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from repository import closed_port, serve_repository
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +78,7 @@ def test_store_urls_open_the_right_backend(tmp_path: Path) -> None:
 def test_an_unreachable_repository_is_a_note_never_a_verdict(tmp_path: Path) -> None:
     marked = aiwatermark.mark("fixtures/astronaut.jpg", store=False)
     assert marked.data is not None
-    dead = RemoteManifestStore(f"http://127.0.0.1:{_closed_port()}", retries=1, backoff=0.01)
+    dead = RemoteManifestStore(f"http://127.0.0.1:{closed_port()}", retries=1, backoff=0.01)
     shared = aiwatermark.verify(share_like_a_platform(marked.data), store=dead)
     assert shared.ai_generated is True  # the watermark still says so
     assert any("unreachable" in note for note in shared.notes)
@@ -94,31 +87,6 @@ def test_an_unreachable_repository_is_a_note_never_a_verdict(tmp_path: Path) -> 
     assert any("unreachable" in note for note in unmarked.notes)
     with pytest.raises(aiwatermark.StoreError, match="needs a token"):
         RemoteManifestStore("http://127.0.0.1:9", token="").put(bytes(8), b"m")
-
-
-def _serve(store: str, folder: Path, producer: TestCA) -> tuple[subprocess.Popen[str], str]:
-    """``aiwatermark serve`` in its own process, trusting the producer, one write token."""
-    tokens = folder / "write-tokens.txt"
-    tokens.write_text("# the producer's pipeline\nproducer-token-1\n")
-    port = _closed_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "aiwatermark", "serve", "--store", store,
-         "--trust-anchors", str(producer.root_path), "--write-tokens", str(tokens),
-         "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
-        env={**os.environ, "AIWATERMARK_HOME": str(folder / "server-home")},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert server.poll() is None, server.stdout.read() if server.stdout else ""
-        try:
-            if httpx.get(url + "/services/supportedAlgorithms", timeout=1).status_code == 200:
-                return server, url
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    server.kill()
-    raise AssertionError("aiwatermark serve did not answer within 60 s")
 
 
 _MARK = """
@@ -145,7 +113,7 @@ def test_a_platform_recovers_trusted_credentials_from_a_repository(
         if backend == "postgresql"
         else str(tmp_path / "repository.sqlite3")
     )
-    server, url = _serve(store, tmp_path, producer)
+    server, url = serve_repository(store, tmp_path, producer)
     try:
         brand = producer.issue("Brand Signer")
         run = {"capture_output": True, "text": True, "timeout": 120, "check": False}

@@ -8,7 +8,6 @@ signing with a producer CA and an attacker's self-made CA, a real SQLite store.
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 import json
 import os
@@ -35,18 +34,11 @@ from adversary import (
 from aiwatermark import PayloadTakenError, fingerprint, imageio, invisible, provenance
 from aiwatermark._demo import share_like_a_platform
 from aiwatermark.store import SQLiteManifestStore
+from consents import JANE_USE, register_jane
 from pki import Identity, TestCA
 from stores import ListStore
 
 SECRET = "producer-secret-key"
-JANE = provenance.Likeness(
-    subject="Jane Doe",
-    rights_holder="Jane Doe",
-    consent_ref="twin-2026-042",
-    scope=["advertising"],
-    valid_from=dt.date(2026, 1, 1),
-    valid_until=None,
-)
 PHOTOS = (
     "coffee",
     "chelsea",
@@ -87,11 +79,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> World:
     folder = tmp_path_factory.mktemp("trust")
     producer_ca = TestCA.create(folder / "producer", organization="Producer Studio")
     attacker_ca = TestCA.create(folder / "attacker", organization="Producer Studio")
+    store = SQLiteManifestStore(folder / "store" / "manifests.sqlite3")
+    register_jane(store.consents)
     return World(
         producer=producer_ca.issue("Producer Signer"),
         producer_root=producer_ca.root_path,
         attacker=attacker_ca.issue("Producer Signer"),  # same names, different key
-        store=SQLiteManifestStore(folder / "store" / "manifests.sqlite3"),
+        store=store,
     )
 
 
@@ -102,7 +96,7 @@ def mark_victim(world: World, name: str = "astronaut", **kwargs: object) -> aiwa
         format="PNG",
         signer=world.producer.signer(),
         generator="Producer Gen 2",
-        likeness=JANE,
+        likeness=JANE_USE,
         store=world.store,
         **kwargs,  # type: ignore[arg-type]
     )
@@ -305,7 +299,6 @@ def test_a_shared_store_with_two_entries_for_one_id_applies_the_bound_trusted_on
         format="PNG",
         signer=world.producer.signer(),
         generator="Producer Gen 2",
-        likeness=JANE,
         store=producer_side,
     )
     assert victim.data is not None

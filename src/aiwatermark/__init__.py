@@ -16,10 +16,11 @@ Example:
 
 from importlib import metadata as _metadata
 
-from . import imageio
+from . import consent, imageio
 from ._pipeline import MarkResult, mark, verify
 from .errors import (
     AiWatermarkError,
+    ConsentError,
     CorruptImageError,
     ImageTooLargeError,
     ImageTooSmallError,
@@ -43,6 +44,7 @@ except _metadata.PackageNotFoundError:  # pragma: no cover - running from a sour
 
 __all__ = [
     "AiWatermarkError",
+    "ConsentError",
     "CorruptImageError",
     "ImageTooLargeError",
     "ImageTooSmallError",
@@ -59,6 +61,7 @@ __all__ = [
     "UnsupportedImageError",
     "VerificationReport",
     "__version__",
+    "consent",
     "imageio",
     "mark",
     "verify",

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 from PIL import Image
 
-from . import fingerprint, imageio, invisible, keys, metadata, provenance, visible
+from . import consent, fingerprint, imageio, invisible, keys, metadata, provenance, visible
 from ._recovery import recover
 from .errors import (
     AiWatermarkError,
+    ConsentError,
+    InvalidArgumentError,
     KeyFileError,
     PayloadError,
     PayloadTakenError,
@@ -66,7 +68,7 @@ class MarkResult:
             >>> import aiwatermark
             >>> result = aiwatermark.mark("fixtures/astronaut.jpg", signer=False, store=False)
             >>> sorted(result.to_dict())[:3]
-            ['content_id', 'data_bytes', 'format']
+            ['content_id', 'data_bytes', 'fingerprint']
         """
         return {
             "path": None if self.path is None else str(self.path),
@@ -119,7 +121,8 @@ def mark(
     key: str | bytes | None = None,
     signer: keys.Signer | bool | None = None,
     generator: str | None = None,
-    likeness: provenance.Likeness | None = None,
+    likeness: consent.Use | None = None,
+    consent_override: str | None = None,
     format: str | None = None,
     store: StoreLike = None,
     overwrite: bool = False,
@@ -136,6 +139,14 @@ def mark(
     (``store=False`` to skip). Stores never replace an entry: an explicit ``payload`` that is
     already registered raises :class:`~aiwatermark.PayloadTakenError`.
 
+    For an image of a real person's digital twin, ``likeness`` is the use
+    (:class:`aiwatermark.consent.Use`: consent reference, brand, purpose, medium, region). It
+    is checked against the consent registered in ``store`` before any work is done, and a
+    consent that is unknown, not yet valid, expired, withdrawn or out of scope raises
+    :class:`~aiwatermark.ConsentError`. ``consent_override`` (a reason) marks anyway, and
+    the reason is signed into the manifest, where ``verify`` shows it. The checked use is
+    signed into the manifest and recorded in the store for the per-use report.
+
     The output format is ``format=`` when given, else ``dst``'s suffix, else the input's
     format (JPEG for decoded inputs such as a ``PIL.Image`` from a diffusers pipeline; PNG
     for inputs such as BMP or TIFF that cannot carry the disclosure). With ``dst=None`` the
@@ -147,7 +158,8 @@ def mark(
             (``UnsupportedImageError``, ``CorruptImageError``, ``ImageTooLargeError``), is
             too small for the watermark (``ImageTooSmallError``), ``dst`` exists
             (``OutputExistsError``), or signing or the store failed (``SigningError``,
-            ``KeyFileError``, ``StoreError``; ``PayloadTakenError`` for a taken ``payload``).
+            ``KeyFileError``, ``StoreError``; ``PayloadTakenError`` for a taken ``payload``),
+            or the likeness consent does not allow this use (``ConsentError``).
         InvalidArgumentError: ``label`` cannot be drawn (empty, or glyphs the font lacks).
 
     Example:
@@ -164,9 +176,13 @@ def mark(
         imageio.check_writable(dst, overwrite=overwrite, protect=(src,))
     if payload is not None and not watermark:
         raise PayloadError("payload= is given but watermark=False; drop one of them")
+    manifest_store = open_store(store) if signer is not False else None
+    # Before any pixel work: a use without consent must cost nothing.
+    assertion = (
+        None if likeness is None else _consented(likeness, consent_override, manifest_store, signer)
+    )
     image = imageio.open(src)
     fmt = _output_format(src, image, dst, format)
-    manifest_store = open_store(store) if signer is not False else None
     layers: list[str] = []
 
     if label is not None:  # an empty text is the label layer's error, never a silent skip
@@ -196,7 +212,7 @@ def mark(
             generator=generator,
             soft_binding=payload,
             fingerprint=final_fingerprint.value,
-            likeness=likeness,
+            likeness=assertion,
         )
         data, manifest, manifest_label = signed.data, signed.manifest, signed.manifest_label
         layers.append("c2pa")
@@ -208,6 +224,8 @@ def mark(
         meta = {"format": fmt, "manifest_label": manifest_label or ""}
         if dst is not None:
             meta["file"] = Path(os.fspath(dst)).name
+        if assertion is not None:
+            meta.update(consent.use_meta(assertion, active_signer.subject))
         manifest_store.put(
             payload,
             manifest,
@@ -230,6 +248,44 @@ def mark(
         stored=stored,
         fingerprint=final_fingerprint,
     )
+
+
+def _consented(
+    use: object, override: str | None, manifest_store: ManifestStore | None, signer: object
+) -> provenance.Likeness:
+    """The likeness assertion for ``use``, once its registered consent allows it."""
+    if not isinstance(use, consent.Use):
+        raise InvalidArgumentError(
+            "likeness= takes aiwatermark.consent.Use(consent_ref, licensee=..., purpose=..., "
+            f"medium=..., region=...), not {type(use).__name__}; register the consent first "
+            "(aiwatermark likeness register consent.json)"
+        )
+    if override is not None and (not isinstance(override, str) or not override.strip()):
+        raise InvalidArgumentError("consent_override must be the reason, a non-empty string")
+    if signer is False:
+        raise InvalidArgumentError(
+            "likeness= is recorded in the C2PA manifest, which signer=False leaves out"
+        )
+    registry = consent.registry_of(manifest_store)
+    if registry is None:
+        raise ConsentError(
+            "likeness= is checked against a consent registry: pass store= a SQLite or "
+            "PostgreSQL store or a repository URL (store=False has none)"
+        )
+    record = registry.get(use.consent_ref)
+    revocation = registry.revocation(use.consent_ref) if record is not None else None
+    decision = consent.check(record, use, revocation=revocation)
+    if decision.allowed:
+        assert record is not None  # an unknown consent is never allowed
+        return consent.assertion(record, use)
+    if record is None or override is None:
+        hint = (
+            ""
+            if record is None
+            else "; to mark anyway, give consent_override='reason' (signed into the manifest)"
+        )
+        raise ConsentError(f"likeness refused: {decision.reason}{hint}")
+    return consent.assertion(record, use, override=override.strip())
 
 
 _FRESH_ID_ATTEMPTS = 8
@@ -290,7 +346,7 @@ def verify(
 
     Example:
         >>> import aiwatermark
-        >>> report = aiwatermark.verify("fixtures/astronaut.jpg")
+        >>> report = aiwatermark.verify("fixtures/astronaut.jpg", store=False)
         >>> report.ai_generated is None, report.tampered
         (True, False)
     """
@@ -340,7 +396,7 @@ def verify(
                 else None,
                 problems=notes,
             )
-    return build_report(
+    report = build_report(
         source=name,
         embedded=embedded,
         recovery=recovery,
@@ -350,6 +406,26 @@ def verify(
         disclosure=disclosure,
         notes=tuple(notes),
     )
+    if report.likeness is None or report.provenance is None:
+        return report
+    # Consent can be withdrawn after signing: only the registry knows its state today.
+    registries = [
+        registry
+        for registry in (consent.registry_of(item) for item in open_stores(store))
+        if registry is not None
+    ]
+    if not registries:
+        notes.append("likeness consent not checked: no consent registry was given (store=)")
+        return replace(report, notes=tuple(notes))
+    status = _layer(
+        notes,
+        "consent registry",
+        consent.assess,
+        report.likeness,
+        report.provenance.signing_time,
+        registries,
+    )
+    return replace(report, consent=status, notes=tuple(notes))
 
 
 _P = ParamSpec("_P")

@@ -72,8 +72,14 @@ class PayloadTakenError(StoreError):
     """The manifest store already holds an entry under this content ID; stores never replace."""
 
 
+class ConsentError(AiWatermarkError):
+    """A likeness may not be used: its consent is unknown, not yet valid, expired, withdrawn
+    or does not cover the use — or a change to a registered consent was refused."""
+
+
 __all__ = [
     "AiWatermarkError",
+    "ConsentError",
     "CorruptImageError",
     "ImageTooLargeError",
     "ImageTooSmallError",

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ._recovery import RecoveredVia, Recovery
+from .consent import ConsentStatus
 from .fingerprint import MATCH_THRESHOLD, Fingerprint
 from .invisible import Detection
 from .metadata import Disclosure
@@ -44,7 +45,9 @@ class VerificationReport:
     ``consistent`` compares the watermark payload with the applied manifest's soft binding
     (False for a copied watermark, None unless both exist); ``trusted`` is True only for an
     applied, consistent manifest from a trusted signer; ``tampered`` means an embedded
-    manifest is present but invalid.
+    manifest is present but invalid. ``consent`` is the likeness consent checked against the
+    store's consent registry, at signing time and today (None without a likeness or a
+    registry).
 
     Example:
         >>> import aiwatermark, tempfile, pathlib
@@ -77,11 +80,18 @@ class VerificationReport:
     recovered_via: RecoveredVia | None = None
     other_registrations: tuple[str, ...] = ()
     headline: str = "no AI disclosure found (absence of marks does not prove authenticity)"
+    consent: ConsentStatus | None = None
 
     @property
     def likeness_consent(self) -> bool:
         """True when the manifest records a person's consent to their likeness being shown."""
         return self.likeness is not None
+
+    @property
+    def likeness_subject(self) -> str | None:
+        """Who the image depicts, as the manifest may show it (a pseudonymous ID unless the
+        consent record allows the name)."""
+        return None if self.likeness is None else self.likeness.subject
 
     @property
     def recovered(self) -> bool:
@@ -114,6 +124,7 @@ class VerificationReport:
             "likeness_consent": self.likeness_consent,
             "likeness": None if self.likeness is None else self.likeness.to_dict(),
             "likeness_expired": self.likeness_expired,
+            "consent": None if self.consent is None else self.consent.to_dict(),
             "other_registrations": list(self.other_registrations),
             "layers": {
                 "provenance": None if self.provenance is None else self.provenance.to_dict(),
@@ -147,7 +158,17 @@ class VerificationReport:
                 "WARNING: the watermark's content ID does not match the manifest's soft "
                 "binding; the credentials belong to another image"
             )
-        if self.likeness is not None:
+        if self.consent is not None:
+            claimed = "" if self.trusted else " (claimed by a signer that is NOT trusted)"
+            lines.append(f"likeness: {self.likeness_subject}{claimed}; {self.consent.describe()}")
+            if self.likeness is not None and self.likeness.licensee:
+                signer = self.provenance.signer if self.provenance is not None else None
+                lines.append(
+                    f"  used by {self.likeness.licensee} for {self.likeness.purpose}, "
+                    f"{self.likeness.medium}, {self.likeness.region}; signed by "
+                    f"{signer.describe() if signer else 'an unknown signer'}"
+                )
+        elif self.likeness is not None:
             state = "EXPIRED" if self.likeness_expired else "valid"
             until = self.likeness.valid_until or "open-ended"
             lines.append(

@@ -1,7 +1,8 @@
 """The ``aiwatermark`` command: mark images in batches, verify them, manage keys, run a demo,
 serve a manifest repository.
 
-One module per command (``_mark``, ``_verify``, ``_keys``, ``_demo``, ``_serve``), each adding
+One module per command (``_mark``, ``_verify``, ``_likeness``, ``_keys``, ``_demo``,
+``_serve``), each adding
 its own sub-parser; ``_common`` holds what they share. Exit status: 0 when everything worked,
 1 when some file failed (or, for ``verify --require-disclosure``, carries no AI disclosure),
 2 for usage errors and unexpected failures.
@@ -21,7 +22,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import AiWatermarkError
-from . import _demo, _keys, _mark, _serve, _verify
+from . import _demo, _keys, _likeness, _mark, _serve, _verify
 from ._common import (
     EXIT_CLOSED_PIPE,
     EXIT_FAILED,
@@ -38,6 +39,7 @@ examples:
   aiwatermark mark 'renders/**/*.png' --out-dir marked/ --generator "SDXL 1.0" --jobs 4
   aiwatermark verify marked/*.png
   aiwatermark verify upload.jpg --json --require-disclosure
+  aiwatermark likeness register consent.json      # a digital twin's consent
   aiwatermark serve --store manifests.sqlite3 --trust-anchors anchors.pem
 
 Run "aiwatermark COMMAND --help" for the options of each command.
@@ -54,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"aiwatermark {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for command in (_mark, _verify, _keys, _demo, _serve):
+    for command in (_mark, _verify, _likeness, _keys, _demo, _serve):
         command.add_parser(commands)
     return parser
 

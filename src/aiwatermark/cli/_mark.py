@@ -14,7 +14,7 @@ from typing import TextIO
 
 from PIL import Image
 
-from .. import _pipeline, imageio, keys, provenance, visible
+from .. import _pipeline, consent, imageio, keys, visible
 from ..errors import AiWatermarkError, InvalidArgumentError
 from ._common import (
     EXIT_FAILED,
@@ -36,8 +36,9 @@ examples:
   aiwatermark mark render.png -o render-marked.png
   aiwatermark mark renders/ --out-dir marked/ --generator "SDXL 1.0" --jobs 4
   aiwatermark mark 'shots/*.jpg' --out-dir out/ --label "KI-generiert" --key "$WM_KEY"
-  aiwatermark mark twin.png -o twin-marked.png --likeness consent.json \\
-      --cert chain.pem --private-key signer.key
+  aiwatermark mark twin.png -o twin-marked.png --cert chain.pem --private-key signer.key \\
+      --likeness ava-2026-001 --licensee "Maison Example" --purpose advertising \\
+      --medium web --region EU
 
 INPUT may be files, folders (searched recursively for .jpg/.png/.webp/...) or glob
 patterns (quote them to let aiwatermark expand "**"). A file that fails is listed at the
@@ -93,8 +94,21 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="SECRET",
         help="watermark key (default: $AIWATERMARK_KEY, else the public key)",
     )
-    mark.add_argument(
-        "--likeness", metavar="FILE.json", help="likeness consent record for a digital twin (JSON)"
+    twin = mark.add_argument_group(
+        "digital twins",
+        "The image shows a real person's digital twin: the use is checked against the consent "
+        "registered with 'aiwatermark likeness register' in --store, and refused when the "
+        "consent is unknown, not yet valid, expired, withdrawn or out of scope.",
+    )
+    twin.add_argument("--likeness", metavar="CONSENT_REF", help="the registered consent")
+    twin.add_argument("--licensee", metavar="BRAND", help="the brand using the likeness")
+    twin.add_argument("--purpose", metavar="PURPOSE", help='e.g. "advertising"')
+    twin.add_argument("--medium", metavar="MEDIUM", help='e.g. "web", "print"')
+    twin.add_argument("--region", metavar="REGION", help='where it is published, e.g. "EU"')
+    twin.add_argument(
+        "--consent-override",
+        metavar="REASON",
+        help="mark although the consent check fails; the reason is signed into the manifest",
     )
     mark.add_argument(
         "--jobs",
@@ -145,9 +159,10 @@ class _MarkOptions:
     cert: str | None
     private_key: str | None
     key: str | None
-    likeness: provenance.Likeness | None
+    likeness: consent.Use | None
     overwrite: bool
     store: str | None = None
+    consent_override: str | None = None
 
 
 _signers: dict[tuple[str | None, str | None], keys.Signer] = {}
@@ -176,6 +191,7 @@ def _mark_one(src: Path, dst: Path, options: _MarkOptions) -> tuple[str | None, 
         signer=_signer_for(options),
         generator=options.generator,
         likeness=options.likeness,
+        consent_override=options.consent_override,
         overwrite=options.overwrite,
         store=options.store,
     )
@@ -191,9 +207,24 @@ def _mark_one_safely(src: Path, dst: Path, options: _MarkOptions) -> tuple[str |
         raise AiWatermarkError(f"{imageio.describe(src)}: unexpected error: {exc!r}") from None
 
 
-def _load_likeness(path: str) -> provenance.Likeness:
+_USE_OPTIONS = ("licensee", "purpose", "medium", "region")
+
+
+def _likeness_use(args: argparse.Namespace) -> consent.Use | None:
+    """The digital-twin use the options describe (all four parts, or none of them)."""
+    given = [name for name in _USE_OPTIONS if getattr(args, name)]
+    if args.likeness is None:
+        if given or args.consent_override:
+            raise UsageError(
+                f"--{given[0] if given else 'consent-override'} describes a likeness use: "
+                "add --likeness CONSENT_REF"
+            )
+        return None
+    missing = [f"--{name}" for name in _USE_OPTIONS if not getattr(args, name)]
+    if missing:
+        raise UsageError(f"--likeness needs the use it is checked for: add {' '.join(missing)}")
     try:
-        return provenance.Likeness.from_json(path)
+        return consent.Use(args.likeness, args.licensee, args.purpose, args.medium, args.region)
     except AiWatermarkError as exc:
         raise UsageError(f"--likeness: {exc}") from None
 
@@ -251,9 +282,10 @@ def run(args: argparse.Namespace) -> int:
         cert=args.cert,
         private_key=args.private_key,
         key=env_key(args.key),
-        likeness=_load_likeness(args.likeness) if args.likeness else None,
+        likeness=_likeness_use(args),
         overwrite=args.overwrite,
         store=args.store,
+        consent_override=args.consent_override,
     )
     if options.label is not None:
         _check_label(options.label)

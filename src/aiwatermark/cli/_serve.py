@@ -89,6 +89,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="bearer tokens required for look-ups and /verify (default: open to all)",
     )
     serve.add_argument(
+        "--rights-holder-tokens",
+        metavar="FILE",
+        help='"TOKEN rights holder name" lines: who may read the per-use report of their '
+        "twins and withdraw their consents",
+    )
+    serve.add_argument(
         "--workers",
         type=int,
         metavar="N",
@@ -173,12 +179,15 @@ def _url(host: str, port: int) -> str:
 
 def _app(args: argparse.Namespace) -> Starlette:
     """The repository app, every configuration problem reported before anything listens."""
-    from ..service import create_app, load_tokens
+    from ..service import create_app, load_holder_tokens, load_tokens
     from ..store import open_store
 
     try:
         write_tokens = load_tokens(args.write_tokens) if args.write_tokens else ()
         read_tokens = load_tokens(args.read_tokens) if args.read_tokens else None
+        holders = (
+            load_holder_tokens(args.rights_holder_tokens) if args.rights_holder_tokens else None
+        )
     except KeyFileError as exc:
         raise UsageError(str(exc)) from None
     try:
@@ -194,6 +203,7 @@ def _app(args: argparse.Namespace) -> Starlette:
             key=env_key(args.key),
             write_tokens=write_tokens,
             read_tokens=read_tokens,
+            rights_holder_tokens=holders,
             workers=args.workers,
             max_upload_bytes=max(1, int(args.max_upload_mb * 1024 * 1024)),
             timeout=args.timeout,

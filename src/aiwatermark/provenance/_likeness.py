@@ -3,34 +3,29 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from .._records import load_json, parse_date
 from ..errors import SigningError
 
 LIKENESS_LABEL = "io.github.aiwatermark.likeness-consent"
 """C2PA assertion label of the likeness-consent assertion (reverse-domain custom label)."""
 
 _TEXT_FIELDS = ("subject", "rights_holder", "consent_ref", "purpose", "compensation_ref")
-
-
-def _date(value: object, name: str) -> dt.date | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value[:10])
-        except ValueError:
-            pass
-    raise SigningError(f"likeness {name} must be a date like '2026-12-31', not {value!r}")
+# Written when the consent was checked against a registry (aiwatermark.consent): which
+# version of the record, and the use it was checked for, so verify can check it again.
+_USE_FIELDS = (
+    "subject_id",
+    "agency",
+    "licensee",
+    "medium",
+    "region",
+    "document_sha256",
+    "consent_override",
+)
 
 
 @dataclass(frozen=True)
@@ -42,6 +37,13 @@ class Likeness:
     uses, ``purpose`` says what this image is for, ``valid_from``/``valid_until`` bound the
     consent and ``compensation_ref`` points at the payment record. Stored under
     :data:`LIKENESS_LABEL`.
+
+    :func:`aiwatermark.mark` builds it from a registered consent record
+    (:mod:`aiwatermark.consent`) and adds what the consent was checked against:
+    ``subject_id`` (pseudonymous), ``consent_version``, ``agency``, the use (``licensee``,
+    ``purpose``, ``medium``, ``region``), the consent document's ``document_sha256``, and
+    ``consent_override`` — the reason given when an image was marked although the check
+    failed.
 
     Example:
         >>> import datetime
@@ -61,9 +63,17 @@ class Likeness:
     valid_from: dt.date | None = None
     valid_until: dt.date | None = None
     compensation_ref: str | None = None
+    subject_id: str | None = None
+    consent_version: int | None = None
+    agency: str | None = None
+    licensee: str | None = None
+    medium: str | None = None
+    region: str | None = None
+    document_sha256: str | None = None
+    consent_override: str | None = None
 
     def __post_init__(self) -> None:
-        for name in _TEXT_FIELDS:
+        for name in (*_TEXT_FIELDS, *_USE_FIELDS):
             value = getattr(self, name)
             required = name in ("subject", "rights_holder", "consent_ref")
             if value is None and not required:
@@ -77,8 +87,13 @@ class Likeness:
         if not all(isinstance(use, str) and use.strip() for use in uses):
             raise SigningError(f"likeness scope must hold non-empty strings, not {uses!r}")
         object.__setattr__(self, "scope", uses)
-        start = _date(self.valid_from, "valid_from")
-        end = _date(self.valid_until, "valid_until")
+        version = self.consent_version
+        if version is not None and (
+            isinstance(version, bool) or not isinstance(version, int) or version < 1
+        ):
+            raise SigningError(f"likeness consent_version must be 1 or more, not {version!r}")
+        start = parse_date(self.valid_from, "likeness valid_from", SigningError)
+        end = parse_date(self.valid_until, "likeness valid_until", SigningError)
         if start and end and end < start:
             raise SigningError(f"likeness valid_until {end} is before valid_from {start}")
         object.__setattr__(self, "valid_from", start)
@@ -103,6 +118,8 @@ class Likeness:
             "valid_from": self.valid_from.isoformat() if self.valid_from else None,
             "valid_until": self.valid_until.isoformat() if self.valid_until else None,
             "compensation_ref": self.compensation_ref,
+            **{name: getattr(self, name) for name in _USE_FIELDS},
+            "consent_version": self.consent_version,
         }
         out.update({key: value for key, value in optional.items() if value is not None})
         return out
@@ -119,7 +136,8 @@ class Likeness:
         """
         if not isinstance(data, Mapping):
             raise SigningError(f"likeness must be a JSON object, not {type(data).__name__}")
-        known = {*_TEXT_FIELDS, "scope", "valid_from", "valid_until"}
+        known = {*_TEXT_FIELDS, *_USE_FIELDS, "scope", "valid_from", "valid_until"}
+        known.add("consent_version")
         unknown = sorted(set(data) - known)
         if unknown:
             raise SigningError(
@@ -138,6 +156,8 @@ class Likeness:
             valid_from=data.get("valid_from"),
             valid_until=data.get("valid_until"),
             compensation_ref=data.get("compensation_ref"),
+            consent_version=data.get("consent_version"),
+            **{name: data.get(name) for name in _USE_FIELDS},
         )
 
     @classmethod
@@ -150,22 +170,7 @@ class Likeness:
             ...                    '"consent_ref": "c-1", "scope": ["ads"]}').scope
             ('ads',)
         """
-        text = os.fspath(source)
-        name = "likeness JSON"
-        if not text.lstrip().startswith("{"):
-            name = repr(text)
-            try:
-                text = Path(text).read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
-                raise SigningError(f"likeness file {name}: cannot read it ({exc})") from None
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SigningError(f"{name}: not valid JSON ({exc})") from None
-        try:
-            return cls.from_dict(data)
-        except SigningError as exc:
-            raise SigningError(f"{name}: {exc}") from None
+        return load_json(source, "likeness", cls.from_dict, SigningError)
 
     def expired_on(self, day: dt.date) -> bool:
         """True when the consent no longer covers ``day`` (after ``valid_until``).

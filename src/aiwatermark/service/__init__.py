@@ -12,6 +12,10 @@ repository keeps the signed manifests and finds them again from what survives in
 ``GET  /services/supportedAlgorithms``            the watermark and fingerprint ``alg`` served
 ``POST /manifests`` (application/c2pa)            register (bearer write token; trusted signers)
 ``POST /verify`` (image bytes)                    ``aiwatermark verify --json`` of the upload
+``GET  /consents/{consentRef}``                   a twin's consent: public fields, withdrawn?
+``POST /consents`` (JSON record)                  register a consent (bearer write token)
+``POST /consents/{consentRef}/revocation``        withdraw (the rights holder's or a write token)
+``GET  /subjects/{subjectId}/uses?from=&to=``     per-use report (the rights holder's token)
 ``GET  /``                                        the verify page
 ================================================  =============================================
 
@@ -34,7 +38,7 @@ Example:
 from __future__ import annotations
 
 from ._app import C2PA_MEDIA_TYPE, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_TIMEOUT, create_app
-from ._auth import load_tokens
+from ._auth import load_holder_tokens, load_tokens
 from ._errors import ServiceError
 from ._jumbf import JumbfError, active_manifest_store
 
@@ -46,5 +50,6 @@ __all__ = [
     "ServiceError",
     "active_manifest_store",
     "create_app",
+    "load_holder_tokens",
     "load_tokens",
 ]

@@ -10,7 +10,7 @@ import logging
 import math
 import os
 import urllib.parse
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Any, Literal
 
 import anyio
@@ -25,6 +25,7 @@ from ..errors import AiWatermarkError, InvalidArgumentError
 from ..store import ManifestStore, check_registration, open_store
 from . import _matches
 from ._auth import Tokens
+from ._consents import ConsentEndpoints
 from ._errors import (
     ManifestNotFoundError,
     RequestTimeoutError,
@@ -66,7 +67,8 @@ _PAGE_HEADERS = {
 _log = logging.getLogger("aiwatermark.service")
 
 _Endpoint = Callable[[Request], Awaitable[Response]]
-_Access = Literal["read", "write"]
+# "own": the endpoint decides itself (a rights holder's token, which depends on the record).
+_Access = Literal["read", "write", "own"]
 
 
 def _page() -> str:
@@ -151,7 +153,11 @@ class _Repository:
                 )
             if not self.write_tokens.allows(request.headers):
                 raise UnauthorizedError("registering needs Authorization: Bearer <write token>")
-        elif self.readers is not None and not self.readers.allows(request.headers):
+        elif (
+            access == "read"
+            and self.readers is not None
+            and not self.readers.allows(request.headers)
+        ):
             raise UnauthorizedError("this repository needs Authorization: Bearer <token>")
 
     async def _body(self, request: Request, limit: int | None = None) -> bytes:
@@ -283,7 +289,7 @@ class _Repository:
                 self.store.put,
                 registration.payload,
                 registration.manifest,
-                {"signer": registration.signer},
+                registration.meta,
                 fingerprint=registration.fingerprint,
                 manifest_id=registration.manifest_id,
             )
@@ -340,6 +346,7 @@ def create_app(
     key: str | bytes | None = None,
     write_tokens: Iterable[str] = (),
     read_tokens: Iterable[str] | None = None,
+    rights_holder_tokens: Mapping[str, Iterable[str]] | None = None,
     workers: int | None = None,
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
     timeout: float = DEFAULT_TIMEOUT,
@@ -352,6 +359,8 @@ def create_app(
     watermark key images were marked with. ``write_tokens`` are the bearer tokens that may
     register (none: registration is closed); with ``read_tokens`` every other endpoint but
     the verify page needs one of them (or a write token), without it reads are open.
+    ``rights_holder_tokens`` maps a consent's ``rights_holder`` to the tokens with which that
+    holder reads the per-use report of their twins and withdraws their consents.
     CPU-bound work runs in at most ``workers`` threads (default: one per CPU); request
     bodies over ``max_upload_bytes`` are refused (413) and requests over ``timeout`` seconds
     answered 503.
@@ -395,6 +404,10 @@ def create_app(
         timeout=float(timeout),
     )
     wrap = repository.endpoint
+    consents = ConsentEndpoints(
+        repository,
+        {holder: Tokens(tokens) for holder, tokens in (rights_holder_tokens or {}).items()},
+    )
     routes = [
         Route("/", repository.index, methods=["GET"]),
         Route(
@@ -415,6 +428,16 @@ def create_app(
             methods=["GET"],
         ),
         Route("/verify", wrap(repository.verify, access="read"), methods=["POST"]),
+        Route("/consents", wrap(consents.register, access="write"), methods=["POST"]),
+        Route(
+            "/consents/{consent_ref:path}/revocation",
+            wrap(consents.revoke, access="own"),
+            methods=["POST"],
+        ),
+        Route("/consents/{consent_ref:path}", wrap(consents.show, access="read"), methods=["GET"]),
+        Route(
+            "/subjects/{subject_id:path}/uses", wrap(consents.uses, access="own"), methods=["GET"]
+        ),
     ]
 
     @contextlib.asynccontextmanager

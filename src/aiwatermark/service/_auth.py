@@ -5,10 +5,30 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from ..errors import KeyFileError
+
+
+def _token_lines(path: str | os.PathLike[str]) -> Iterator[tuple[str, int, str]]:
+    """(file name, line number, line) of a token file's lines that are not blank or ``#``."""
+    name = repr(os.fspath(path))
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise KeyFileError(f"token file {name}: cannot read it ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise KeyFileError(f"token file {name}: not UTF-8 text") from None
+    found = False
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.strip() and not line.strip().startswith("#"):
+            found = True
+            yield name, number, line.strip()
+    if not found:
+        # A repository started with an empty token file would refuse everyone, which is
+        # never what was meant.
+        raise KeyFileError(f"token file {name}: holds no token")
 
 
 def load_tokens(path: str | os.PathLike[str]) -> tuple[str, ...]:
@@ -16,8 +36,7 @@ def load_tokens(path: str | os.PathLike[str]) -> tuple[str, ...]:
 
     Raises:
         aiwatermark.KeyFileError: the file is missing, unreadable, not text, or holds no
-            token (a repository started with an empty token file would refuse everyone,
-            which is never what was meant).
+            token.
 
     Example:
         >>> import pathlib, tempfile
@@ -27,25 +46,41 @@ def load_tokens(path: str | os.PathLike[str]) -> tuple[str, ...]:
         >>> load_tokens(path)
         ('f2b1c0ffee', '9a7d5e11ad')
     """
-    name = repr(os.fspath(path))
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise KeyFileError(f"token file {name}: cannot read it ({exc.strerror or exc})") from None
-    except UnicodeDecodeError:
-        raise KeyFileError(f"token file {name}: not UTF-8 text") from None
     tokens = []
-    for number, line in enumerate(text.splitlines(), 1):
-        token = line.strip()
-        if not token or token.startswith("#"):
-            continue
+    for name, number, token in _token_lines(path):
         if any(char.isspace() for char in token):
             # An Authorization header cannot carry it, so it could never match.
             raise KeyFileError(f"token file {name}, line {number}: a token holds no spaces")
         tokens.append(token)
-    if not tokens:
-        raise KeyFileError(f"token file {name}: holds no token")
     return tuple(tokens)
+
+
+def load_holder_tokens(path: str | os.PathLike[str]) -> dict[str, tuple[str, ...]]:
+    """Rights holders' tokens from a file of ``TOKEN rights holder name`` lines.
+
+    The name is the consent records' ``rights_holder``, exactly; ``#`` lines are comments.
+
+    Raises:
+        aiwatermark.KeyFileError: the file is missing, unreadable, or a line has no name.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> from aiwatermark.service import load_holder_tokens
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "holders.txt"
+        >>> _ = path.write_text("# token  rights holder\\n7f3a9c Ava Example\\n")
+        >>> load_holder_tokens(path)
+        {'Ava Example': ('7f3a9c',)}
+    """
+    holders: dict[str, tuple[str, ...]] = {}
+    for name, number, line in _token_lines(path):
+        token, _, holder = line.partition(" ")
+        if not holder.strip():
+            raise KeyFileError(
+                f"token file {name}, line {number}: write the token, a space, then the rights "
+                "holder's name as the consent records spell it"
+            )
+        holders[holder.strip()] = (*holders.get(holder.strip(), ()), token)
+    return holders
 
 
 def _digest(token: str) -> bytes:

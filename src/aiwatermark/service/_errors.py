@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse
 
 from ..errors import (
     AiWatermarkError,
+    ConsentError,
     CorruptImageError,
     ImageTooLargeError,
     ImageTooSmallError,
@@ -38,10 +39,20 @@ class UnauthorizedError(ServiceError):
     status = 401
 
 
-class ManifestNotFoundError(ServiceError):
-    """No manifest is registered under the requested ``manifestId``."""
+class ForbiddenError(ServiceError):
+    """A valid token, but not one that may do this (another rights holder's consent)."""
+
+    status = 403
+
+
+class NotFoundError(ServiceError):
+    """Nothing is registered under the requested name."""
 
     status = 404
+
+
+class ManifestNotFoundError(NotFoundError):
+    """No manifest is registered under the requested ``manifestId``."""
 
 
 class UploadTooLargeError(ServiceError):
@@ -72,6 +83,7 @@ class ShuttingDownError(ServiceError):
 _STATUS: tuple[tuple[type[Exception], int], ...] = (
     (ServiceError, 0),  # its own .status
     (PayloadTakenError, 409),
+    (ConsentError, 409),  # a change to a registered consent the registry refuses
     (RegistrationError, 422),
     # Unreadable trust anchors or a broken manifest store are the server's fault, not the
     # client's; the store may come back (a database restart), the anchors may not.

@@ -30,6 +30,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import InvalidArgumentError, PayloadTakenError, StoreError
+from ._postgres_consents import PostgresConsentRegistry, consent_schema
 from ._protocol import StoredManifest
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ _T = TypeVar("_T")
 
 TABLE = "aiwatermark_entries"
 VERSION_TABLE = "aiwatermark_schema_version"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _WORDS = 16
 _WORD_BITS = 16
@@ -98,7 +99,8 @@ _V1 = (
         FOR EACH STATEMENT EXECUTE FUNCTION {TABLE}_append_only()""",
 )
 
-_MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = ((1, _V1),)
+# Version 2: the consent registry (aiwatermark.consent).
+_MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = ((1, _V1), (2, consent_schema(TABLE)))
 
 _COLUMNS = "id, manifest_id, payload, fingerprint, manifest, meta, created"
 _ENTRY_BY_MANIFEST_ID = f"SELECT {_COLUMNS} FROM {TABLE} WHERE manifest_id = %s"
@@ -241,6 +243,11 @@ class PostgresManifestStore:
 
     def __repr__(self) -> str:
         return f"PostgresManifestStore({self._origin!r})"
+
+    @property
+    def consents(self) -> PostgresConsentRegistry:
+        """The consent registry kept in the same database (:mod:`aiwatermark.consent`)."""
+        return PostgresConsentRegistry(self, TABLE)
 
     # -- connections -------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ from typing import Any
 from PIL import Image
 
 from .. import imageio, provenance
+from ..consent import use_meta
 from ..errors import AiWatermarkError, KeyFileError, StoreError
 from ..fingerprint import FINGERPRINT_ALG
 
@@ -33,6 +34,17 @@ class Registration:
     payload: bytes | None
     fingerprint: bytes | None
     signer: str
+    likeness: provenance.Likeness | None = None
+    """The signed likeness assertion: what the per-use report of a digital twin counts."""
+
+    @property
+    def meta(self) -> dict[str, str]:
+        """The store meta for this entry, derived from the verified manifest alone (a
+        client's own word about the likeness use is never taken)."""
+        meta = {"signer": self.signer}
+        if self.likeness is not None:
+            meta.update(use_meta(self.likeness, self.signer))
+        return meta
 
     @property
     def content_id(self) -> str | None:
@@ -116,4 +128,5 @@ def check_registration(
         payload=payloads[0] if payloads else None,
         fingerprint=prints[0] if prints else None,
         signer=report.signer.describe() if report.signer else "",
+        likeness=report.likeness,
     )

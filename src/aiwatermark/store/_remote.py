@@ -13,6 +13,7 @@ from ..errors import PayloadTakenError, StoreError
 from ..fingerprint import BITS, FINGERPRINT_ALG
 from ..provenance import SOFT_BINDING_ALG
 from ._protocol import StoredManifest
+from ._remote_consents import RemoteConsentRegistry
 
 if TYPE_CHECKING:
     import httpx
@@ -98,6 +99,11 @@ class RemoteManifestStore:
 
     def __repr__(self) -> str:
         return f"RemoteManifestStore({self._origin!r})"
+
+    @property
+    def consents(self) -> RemoteConsentRegistry:
+        """The repository's consent registry (:mod:`aiwatermark.consent`)."""
+        return RemoteConsentRegistry(self)
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         import httpx

@@ -19,6 +19,7 @@ from .._home import HOME_ENV
 from ..errors import PayloadTakenError, StoreError
 from ..fingerprint import FingerprintIndex
 from ._protocol import StoredManifest
+from ._sqlite_consents import CONSENT_SCHEMA, SQLiteConsentRegistry
 
 STORE_FILENAME = "manifests.sqlite3"
 
@@ -43,6 +44,7 @@ _SCHEMA = (
     BEGIN SELECT RAISE(ABORT, 'the manifest store is append-only'); END""",
     """CREATE TRIGGER IF NOT EXISTS entries_append_only_delete BEFORE DELETE ON entries
     BEGIN SELECT RAISE(ABORT, 'the manifest store is append-only'); END""",
+    *CONSENT_SCHEMA,
 )
 
 # Stores written by aiwatermark 0.1 kept one replaceable row per payload.
@@ -125,6 +127,11 @@ class SQLiteManifestStore:
     def path(self) -> Path:
         """The SQLite file."""
         return self._path
+
+    @property
+    def consents(self) -> SQLiteConsentRegistry:
+        """The consent registry kept in the same file (:mod:`aiwatermark.consent`)."""
+        return SQLiteConsentRegistry(self)
 
     def __repr__(self) -> str:
         return f"SQLiteManifestStore({str(self._path)!r})"

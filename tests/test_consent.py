@@ -161,6 +161,28 @@ def test_mark_within_scope_signs_the_checked_use(
     assert report.consent.at_signing.allowed and report.consent.now.allowed
     assert "consented when made on" in report.summary()
     assert "consent still valid" in report.summary()
+    # Not training data unless Jane agreed: the CAWG assertion says so, for every use.
+    assert report.provenance is not None
+    assert report.provenance.training_mining == {
+        "cawg.ai_training": "notAllowed",
+        "cawg.ai_generative_training": "notAllowed",
+        "cawg.data_mining": "notAllowed",
+    }
+    assert "ai_generative_training notAllowed" in report.summary()
+
+
+def test_what_the_person_allows_is_declared_allowed(
+    tmp_path: Path, photo_paths: list[Path]
+) -> None:
+    store = SQLiteManifestStore(tmp_path / "m.sqlite3")
+    use = register_jane(store.consents, allowed_mining=["data_mining"])
+    result = aiwatermark.mark(photo_paths[0], likeness=use, store=store)
+    assert result.data is not None
+    mining = aiwatermark.verify(result.data, store=store).provenance.training_mining
+    assert mining["cawg.data_mining"] == "allowed"
+    assert mining["cawg.ai_generative_training"] == "notAllowed"
+    with pytest.raises(ConsentRecordError, match="allowed_mining"):
+        Consent.from_dict({**JANE.to_dict(), "allowed_mining": ["everything"]})
 
 
 @pytest.mark.parametrize(

@@ -288,6 +288,7 @@ def test_marked_then_shared_image(page: Any, shared_marked: Any, screenshots: Pa
     assert "advertising, social media" in likeness and f"until {CONSENT_UNTIL}" in likeness
     assert "Producer Studio — advertising, web, EU" in likeness
     assert "consented when made on" in likeness
+    assert "generative training: not allowed" in likeness
     expired = dt.date.today() > CONSENT_UNTIL
     assert ("EXPIRED" if expired else "Valid today") in likeness
     state = "EXPIRED" if expired else "valid"

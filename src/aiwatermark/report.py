@@ -168,6 +168,14 @@ class VerificationReport:
                     f"{self.likeness.medium}, {self.likeness.region}; signed by "
                     f"{signer.describe() if signer else 'an unknown signer'}"
                 )
+        if self.provenance is not None and self.provenance.training_mining:
+            lines.append(
+                "  training and data mining (CAWG): "
+                + ", ".join(
+                    f"{name.removeprefix('cawg.')} {use}"
+                    for name, use in self.provenance.training_mining.items()
+                )
+            )
         elif self.likeness is not None:
             state = "EXPIRED" if self.likeness_expired else "valid"
             until = self.likeness.valid_until or "open-ended"

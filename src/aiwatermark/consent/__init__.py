@@ -32,7 +32,7 @@ import datetime as dt
 
 from ..errors import ConsentError
 from ._check import ConsentDecision, ConsentState, assertion, check, recorded_use
-from ._record import ANY, Consent, ConsentRecordError, Revocation, Use
+from ._record import ANY, MINING_USES, Consent, ConsentRecordError, Revocation, Use
 from ._registry import ConsentRegistry, next_version, pick_version, registry_of
 from ._status import ConsentStatus, assess
 from ._usage import META_PREFIX, LikenessUse, UsageReport, use_meta
@@ -62,6 +62,7 @@ def usage_report(
 __all__ = [
     "ANY",
     "META_PREFIX",
+    "MINING_USES",
     "Consent",
     "ConsentDecision",
     "ConsentError",

@@ -152,6 +152,7 @@ def assertion(consent: Consent, use: Use, *, override: str | None = None) -> Lik
         region=use.region,
         document_sha256=consent.document_sha256,
         consent_override=override,
+        allowed_mining=consent.allowed_mining,
     )
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from .._records import load_json, parse_date
 from ..errors import InvalidArgumentError
+from ..provenance import MINING_USES
 
 ANY = "*"
 """In a scope list: every brand, purpose, medium or region."""
@@ -77,7 +78,10 @@ class Consent:
     ``regions`` are what the consent allows; ``["*"]`` allows any. It is valid from
     ``valid_from`` to ``valid_until`` (inclusive, UTC dates; None is open),
     ``compensation_ref`` names the pay terms and ``document_sha256`` is the SHA-256 of the
-    signed consent document. ``version`` and ``registered`` are set by the registry.
+    signed consent document. ``allowed_mining`` lists what the person allows of the images
+    beyond being shown (:data:`MINING_USES`; by default none: AI training, generative training
+    and data mining are declared not allowed in every image). ``version`` and ``registered``
+    are set by the registry.
 
     Example:
         >>> from aiwatermark.consent import Consent
@@ -104,6 +108,7 @@ class Consent:
     valid_from: dt.date | None = None
     valid_until: dt.date | None = None
     compensation_ref: str | None = None
+    allowed_mining: tuple[str, ...] = ()
     version: int = field(default=0, compare=False)
     registered: dt.datetime | None = field(default=None, compare=False)
 
@@ -114,6 +119,15 @@ class Consent:
             object.__setattr__(self, name, _text(getattr(self, name), name, required=False))
         for name in _SCOPES:
             object.__setattr__(self, name, _scope(getattr(self, name), name))
+        mining: object = self.allowed_mining
+        if isinstance(mining, str) or not isinstance(mining, Iterable):
+            raise ConsentRecordError(f"consent allowed_mining must be a list, not {mining!r}")
+        unknown = [use for use in mining if use not in MINING_USES]
+        if unknown:
+            raise ConsentRecordError(
+                f"consent allowed_mining has {unknown!r}; allowed: {', '.join(MINING_USES)}"
+            )
+        object.__setattr__(self, "allowed_mining", tuple(mining))
         digest = self.document_sha256
         if not isinstance(digest, str) or not _HASH.fullmatch(digest.lower()):
             raise ConsentRecordError(
@@ -311,4 +325,4 @@ class Revocation:
         return out
 
 
-__all__ = ["ANY", "Consent", "ConsentRecordError", "Revocation", "Use"]
+__all__ = ["ANY", "MINING_USES", "Consent", "ConsentRecordError", "Revocation", "Use"]

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from ..metadata import COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA, TRAINED_ALGORITHMIC_MEDIA
 from ._codes import CONTENT_HASH_MISMATCH, NOT_TAMPER
-from ._likeness import LIKENESS_LABEL, Likeness
+from ._likeness import LIKENESS_LABEL, MINING_USES, TRAINING_MINING_LABEL, Likeness
 from ._manifest import SOFT_BINDING_ALG, WATERMARK_ACTION
 from ._read import (
     Ingredient,
@@ -42,10 +42,12 @@ __all__ = [
     "COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA",
     "CONTENT_HASH_MISMATCH",
     "LIKENESS_LABEL",
+    "MINING_USES",
     "NOT_TAMPER",
     "SIDECAR_SUFFIX",
     "SOFT_BINDING_ALG",
     "TRAINED_ALGORITHMIC_MEDIA",
+    "TRAINING_MINING_LABEL",
     "WATERMARK_ACTION",
     "Ingredient",
     "Likeness",

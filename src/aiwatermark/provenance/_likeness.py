@@ -14,6 +14,13 @@ from ..errors import SigningError
 LIKENESS_LABEL = "io.github.aiwatermark.likeness-consent"
 """C2PA assertion label of the likeness-consent assertion (reverse-domain custom label)."""
 
+TRAINING_MINING_LABEL = "cawg.training-mining"
+"""The CAWG training-and-data-mining assertion (CAWG specification 1.1)."""
+
+MINING_USES = ("ai_training", "ai_generative_training", "data_mining")
+"""The CAWG entries (``cawg.<use>``) a likeness declares; each is ``notAllowed`` unless the
+person's consent lists it in ``allowed_mining``."""
+
 _TEXT_FIELDS = ("subject", "rights_holder", "consent_ref", "purpose", "compensation_ref")
 # Written when the consent was checked against a registry (aiwatermark.consent): which
 # version of the record, and the use it was checked for, so verify can check it again.
@@ -43,7 +50,9 @@ class Likeness:
     ``subject_id`` (pseudonymous), ``consent_version``, ``agency``, the use (``licensee``,
     ``purpose``, ``medium``, ``region``), the consent document's ``document_sha256``, and
     ``consent_override`` — the reason given when an image was marked although the check
-    failed.
+    failed. ``allowed_mining`` lists the CAWG training-and-data-mining uses the person
+    allowed; :func:`sign` declares every other one ``notAllowed`` in a
+    ``cawg.training-mining`` assertion beside this one.
 
     Example:
         >>> import datetime
@@ -71,6 +80,7 @@ class Likeness:
     region: str | None = None
     document_sha256: str | None = None
     consent_override: str | None = None
+    allowed_mining: Sequence[str] = field(default=())
 
     def __post_init__(self) -> None:
         for name in (*_TEXT_FIELDS, *_USE_FIELDS):
@@ -87,6 +97,10 @@ class Likeness:
         if not all(isinstance(use, str) and use.strip() for use in uses):
             raise SigningError(f"likeness scope must hold non-empty strings, not {uses!r}")
         object.__setattr__(self, "scope", uses)
+        mining: object = self.allowed_mining
+        if isinstance(mining, str) or not isinstance(mining, Iterable):
+            raise SigningError(f"likeness allowed_mining must be a list, not {mining!r}")
+        object.__setattr__(self, "allowed_mining", tuple(str(use) for use in mining))
         version = self.consent_version
         if version is not None and (
             isinstance(version, bool) or not isinstance(version, int) or version < 1
@@ -120,6 +134,7 @@ class Likeness:
             "compensation_ref": self.compensation_ref,
             **{name: getattr(self, name) for name in _USE_FIELDS},
             "consent_version": self.consent_version,
+            "allowed_mining": list(self.allowed_mining) or None,
         }
         out.update({key: value for key, value in optional.items() if value is not None})
         return out
@@ -137,7 +152,7 @@ class Likeness:
         if not isinstance(data, Mapping):
             raise SigningError(f"likeness must be a JSON object, not {type(data).__name__}")
         known = {*_TEXT_FIELDS, *_USE_FIELDS, "scope", "valid_from", "valid_until"}
-        known.add("consent_version")
+        known.update(("consent_version", "allowed_mining"))
         unknown = sorted(set(data) - known)
         if unknown:
             raise SigningError(
@@ -157,6 +172,7 @@ class Likeness:
             valid_until=data.get("valid_until"),
             compensation_ref=data.get("compensation_ref"),
             consent_version=data.get("consent_version"),
+            allowed_mining=data.get("allowed_mining") or (),
             **{name: data.get(name) for name in _USE_FIELDS},
         )
 
@@ -171,6 +187,26 @@ class Likeness:
             ('ads',)
         """
         return load_json(source, "likeness", cls.from_dict, SigningError)
+
+    def training_mining(self) -> dict[str, Any]:
+        """The body of the ``cawg.training-mining`` assertion this likeness implies.
+
+        Example:
+            >>> from aiwatermark.provenance import Likeness
+            >>> Likeness("J", "J", "c-1", allowed_mining=["data_mining"]).training_mining()[
+            ...     "entries"]["cawg.data_mining"]
+            {'use': 'allowed'}
+        """
+        entries: dict[str, Any] = {}
+        for use in MINING_USES:
+            if use in self.allowed_mining:
+                entries[f"cawg.{use}"] = {"use": "allowed"}
+            else:
+                entries[f"cawg.{use}"] = {
+                    "use": "notAllowed",
+                    "constraint_info": f"likeness consent {self.consent_ref} does not allow it",
+                }
+        return {"entries": entries}
 
     def expired_on(self, day: dt.date) -> bool:
         """True when the consent no longer covers ``day`` (after ``valid_until``).

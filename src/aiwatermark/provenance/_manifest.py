@@ -8,7 +8,7 @@ from typing import Any
 
 from ..fingerprint import FINGERPRINT_ALG
 from ..metadata import COMPOSITE_WITH_TRAINED_ALGORITHMIC_MEDIA, TRAINED_ALGORITHMIC_MEDIA
-from ._likeness import LIKENESS_LABEL, Likeness
+from ._likeness import LIKENESS_LABEL, TRAINING_MINING_LABEL, Likeness
 
 SOFT_BINDING_ALG = "io.github.aiwatermark.tiled-ss.1"
 """``alg`` of our ``c2pa.soft-binding`` assertion: aiwatermark's invisible watermark, v1.
@@ -75,6 +75,9 @@ def build(
     assertions.insert(0, {"label": "c2pa.actions.v2", "data": {"actions": actions}})
     if likeness is not None:
         assertions.append({"label": LIKENESS_LABEL, "data": likeness.to_dict()})
+        # A real person's likeness: say in the standard vocabulary that the image is not
+        # training data unless the person agreed.
+        assertions.append({"label": TRAINING_MINING_LABEL, "data": likeness.training_mining()})
     name, version = claim_generator
     return {
         "claim_generator_info": [{"name": name, "version": version}],

@@ -9,7 +9,7 @@ import io
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Union
 
@@ -29,7 +29,7 @@ from ..keys import DEV_ORGANIZATION
 from ..metadata import AI_SOURCE_TYPES, normalise_source_type
 from . import _codes
 from ._context import reading_context
-from ._likeness import LIKENESS_LABEL, Likeness
+from ._likeness import LIKENESS_LABEL, TRAINING_MINING_LABEL, Likeness
 from ._sign import SIDECAR_SUFFIX, sniff_mime
 
 TrustAnchors = Union[str, "os.PathLike[str]", bytes]
@@ -171,6 +171,8 @@ class ProvenanceReport:
     ai_generated: bool = False
     soft_bindings: tuple[SoftBinding, ...] = ()
     likeness: Likeness | None = None
+    training_mining: Mapping[str, str] = field(default_factory=dict)
+    """The CAWG training-and-data-mining entries (``cawg.ai_training`` → ``notAllowed``…)."""
     consent_expired: bool = False
     """True when the likeness consent ended before today or before the signing time."""
     ingredients: tuple[Ingredient, ...] = ()
@@ -267,6 +269,7 @@ class ProvenanceReport:
             "ai_generated": self.ai_generated,
             "soft_bindings": [binding.to_dict() for binding in self.soft_bindings],
             "likeness": self.likeness.to_dict() if self.likeness else None,
+            "training_mining": dict(self.training_mining),
             "consent_expired": self.consent_expired,
             "ingredients": [ingredient.to_dict() for ingredient in self.ingredients],
             "is_dev_identity": self.is_dev_identity,
@@ -318,6 +321,11 @@ class ProvenanceReport:
             text += f", valid until {until}" if until else ""
             text += " [CONSENT EXPIRED]" if self.consent_expired else ""
             lines.append(text)
+        if self.training_mining:
+            uses = ", ".join(
+                f"{k.removeprefix('cawg.')} {v}" for k, v in self.training_mining.items()
+            )
+            lines.append(f"  training and data mining: {uses}")
         for code, text in self.failures:
             lines.append(f"  ! {code}: {text}")
         return "\n".join(lines)
@@ -388,6 +396,9 @@ def _signer_info(manifest: Mapping[str, Any], crjson: Mapping[str, Any]) -> Sign
         issuer=issuer_text,
         algorithm=str(alg).lower() if alg else None,
     )
+
+
+_MINING_DECISIONS = ("allowed", "notAllowed", "constrained")
 
 
 def _assertions(manifest: Mapping[str, Any], label: str) -> list[Any]:
@@ -474,6 +485,15 @@ def _from_json(
             signing_time is not None and likeness.expired_on(signing_time.date())
         )
 
+    training_mining = {
+        str(name): str(entry.get("use"))
+        for data in _assertions(manifest, TRAINING_MINING_LABEL)
+        if isinstance(data, Mapping) and isinstance(data.get("entries"), Mapping)
+        for name, entry in data["entries"].items()
+        if isinstance(entry, Mapping)
+        and entry.get("use") in ("allowed", "notAllowed", "constrained")
+    }
+
     generators = manifest.get("claim_generator_info") or []
     claim_generator = None
     if generators and isinstance(generators[0], Mapping):
@@ -508,6 +528,7 @@ def _from_json(
         ai_generated=source_type in AI_SOURCE_TYPES,
         soft_bindings=_soft_bindings(manifest),
         likeness=likeness,
+        training_mining=training_mining,
         consent_expired=consent_expired,
         ingredients=ingredients,
         is_dev_identity=is_dev,

@@ -24,6 +24,7 @@ from .errors import (
     UnsupportedImageError,
 )
 from .report import VerificationReport, build_report
+from .schemas import SCHEMA_VERSION
 from .store import ManifestStore, StoreLike, open_store, open_stores
 
 # Formats whose files can carry the metadata disclosure and C2PA manifest we write.
@@ -71,6 +72,7 @@ class MarkResult:
             ['content_id', 'data_bytes', 'fingerprint']
         """
         return {
+            "schema_version": SCHEMA_VERSION,
             "path": None if self.path is None else str(self.path),
             "data_bytes": None if self.data is None else len(self.data),
             "content_id": self.content_id,

@@ -18,6 +18,7 @@ from .fingerprint import MATCH_THRESHOLD, Fingerprint
 from .invisible import Detection
 from .metadata import Disclosure
 from .provenance import NOT_TAMPER, SOFT_BINDING_ALG, Likeness, ProvenanceReport
+from .schemas import SCHEMA_VERSION
 from .verdict import Claim, decide
 from .visible import LabelDetection
 
@@ -108,6 +109,7 @@ class VerificationReport:
             True
         """
         return {
+            "schema_version": SCHEMA_VERSION,
             "source": self.source,
             "ai_generated": self.ai_generated,
             "headline": self.headline,

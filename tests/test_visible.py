@@ -374,3 +374,16 @@ def test_detection_is_fast() -> None:
     start = time.perf_counter()
     detect_label(image)
     assert time.perf_counter() - start < 0.5  # ~50 ms here; generous for slow CI machines
+
+
+def test_mark_and_verify_draw_and_find_a_label_in_the_font_given(photo_paths: list[Path]) -> None:
+    font = _cjk_font()
+    if font is None:
+        pytest.skip("no CJK font installed (fc-list :lang=zh is empty)")
+    with pytest.raises(aiwatermark.InvalidArgumentError, match="font="):
+        aiwatermark.mark(photo_paths[0], label="由AI生成", store=False, signer=False)
+    result = aiwatermark.mark(photo_paths[0], label="由AI生成", font=font, store=False)
+    assert result.data is not None
+    report = aiwatermark.verify(result.data, label="由AI生成", font=font, store=False)
+    assert report.label is not None and report.label.found
+    assert any("label: visible AI label found" in line for line in report.evidence)

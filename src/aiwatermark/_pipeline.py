@@ -118,6 +118,7 @@ def mark(
     dst: str | os.PathLike[str] | None = None,
     *,
     label: str | None = "AI-generated",
+    font: str | os.PathLike[str] | None = None,
     watermark: bool = True,
     payload: bytes | None = None,
     key: str | bytes | None = None,
@@ -131,7 +132,8 @@ def mark(
 ) -> MarkResult:
     """Mark an AI-generated image with every disclosure layer and save (or return) it.
 
-    Layers, in order: a visible ``label`` (``label=None`` for none), an invisible watermark
+    Layers, in order: a visible ``label`` (``label=None`` for none; ``font`` is the path of a
+    .ttf/.otf to draw it with, e.g. for scripts the bundled font lacks), an invisible watermark
     carrying ``payload`` (a fresh random content ID unless given; ``watermark=False`` for
     none), IPTC/EXIF/PNG disclosure metadata, and signed C2PA Content Credentials
     (``signer=False`` for none; ``None`` uses the local development identity, created on
@@ -188,7 +190,7 @@ def mark(
     layers: list[str] = []
 
     if label is not None:  # an empty text is the label layer's error, never a silent skip
-        image = visible.add_label(image, label)
+        image = visible.add_label(image, label, font=font)
         layers.append("label")
     if watermark:
         payload = _content_id(manifest_store, payload)
@@ -331,6 +333,7 @@ def verify(
     trust_anchors: provenance.TrustAnchors | None = None,
     store: StoreLike | Sequence[StoreLike] = None,
     label: str = "AI-generated",
+    font: str | os.PathLike[str] | None = None,
 ) -> VerificationReport:
     """Read every disclosure layer of an image and judge whether it is marked AI-generated.
 
@@ -343,7 +346,8 @@ def verify(
     registered manifest applies only when the fingerprint it signs matches these pixels; a
     watermark copied into another picture therefore carries no credentials.
     ``trust_anchors`` (PEM) decides which signers count as trusted. ``label`` is the text
-    of the visible label to look for, if ``mark`` drew another one.
+    of the visible label to look for, if ``mark`` drew another one, and ``font`` the font it
+    was drawn with, if not the bundled one.
     The verdict follows the policy in :mod:`aiwatermark.verdict`.
 
     Example:
@@ -366,7 +370,7 @@ def verify(
     else:
         notes.append("C2PA and metadata not read: decoded pixels carry no file metadata")
     detection = _layer(notes, "watermark", invisible.detect, image, key)
-    found_label = _layer(notes, "label", visible.detect_label, image, label)
+    found_label = _layer(notes, "label", visible.detect_label, image, label, font=font)
 
     image_fingerprint = _layer(notes, "fingerprint", fingerprint.compute, image)
 

@@ -64,7 +64,9 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def serving(store: str, folder: Path, anchors: Path, workers: int) -> Iterator[tuple[str, int]]:
+def serving(
+    store: str, folder: Path, anchors: Path, workers: int, processes: int = 1
+) -> Iterator[tuple[str, int]]:
     """``aiwatermark serve`` in a child process; yields its URL and pid."""
     tokens = folder / "tokens.txt"
     tokens.write_text(TOKEN + "\n")
@@ -72,7 +74,7 @@ def serving(store: str, folder: Path, anchors: Path, workers: int) -> Iterator[t
     server = subprocess.Popen(
         [sys.executable, "-m", "aiwatermark", "serve", "--store", store, "--port", str(port),
          "--trust-anchors", str(anchors), "--write-tokens", str(tokens),
-         "--workers", str(workers)],
+         "--workers", str(workers), "--processes", str(processes)],
         env={**os.environ, "AIWATERMARK_HOME": str(folder / "home")},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
@@ -302,13 +304,14 @@ def run(args: argparse.Namespace, store: str, folder: Path) -> list[str]:
         opened.put(payload, manifest, fingerprint=os.urandom(32))
     out = [
         f"`aiwatermark serve` on {store.split('@')[-1]}, {args.entries} entries, "
-        f"{args.workers} workers; {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, "
+        f"{args.processes} process(es) of {args.workers} workers; "
+        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC, "
         f"{os.cpu_count()} cores shared by client and server",
         "",
         "| load | requests | per s | p50 ms | p95 ms | p99 ms | errors |",
         "|---|---|---|---|---|---|---|",
     ]
-    with serving(store, folder, ca.root_path, args.workers) as (url, pid):
+    with serving(store, folder, ca.root_path, args.workers, args.processes) as (url, pid):
         latencies, errors = asyncio.run(hammer_lookups(url, payloads, args.clients, args.seconds))
         out.append(
             row(f"GET /matches/byBinding, {args.clients} clients (Python)", latencies, errors,
@@ -364,6 +367,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--verify-seconds", type=float, default=30.0)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--processes", type=int, default=1, help="aiwatermark serve --processes")
     parser.add_argument("--kill-registrations", type=int, default=600)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="aiwatermark-load-") as tmp:

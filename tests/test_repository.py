@@ -6,8 +6,10 @@ from __future__ import annotations
 import base64
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -173,3 +175,33 @@ def test_a_platform_recovers_trusted_credentials_from_a_repository(
     finally:
         server.terminate()
         server.wait(30)
+
+
+def test_several_server_processes_share_the_port_and_replace_a_dead_one(
+    tmp_path: Path, producer: TestCA
+) -> None:
+    server, url = serve_repository(
+        str(tmp_path / "repository.sqlite3"), tmp_path, producer, "--processes", "2"
+    )
+    try:
+        children = Path(f"/proc/{server.pid}/task/{server.pid}/children")
+        deadline = time.monotonic() + 30
+        while len(children.read_text().split()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        first, second = (int(pid) for pid in children.read_text().split())
+        with httpx.Client() as client:
+            for _ in range(20):
+                assert client.get(f"{url}/services/supportedAlgorithms").status_code == 200
+        os.kill(first, signal.SIGKILL)  # a server process dies mid-life ...
+        while first in {int(p) for p in children.read_text().split()}:
+            time.sleep(0.05)
+        deadline = time.monotonic() + 30
+        while len(children.read_text().split()) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        replacement = {int(p) for p in children.read_text().split()} - {second}
+        assert len(replacement) == 1 and first not in replacement  # ... and is replaced
+        for _ in range(20):
+            assert httpx.get(f"{url}/services/supportedAlgorithms").status_code == 200
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=60) == 0  # every server stopped cleanly

@@ -26,6 +26,7 @@ examples:
   aiwatermark serve --store manifests.sqlite3 --trust-anchors anchors.pem \\
       --write-tokens writers.txt
   aiwatermark serve --store manifests.sqlite3 --host 0.0.0.0 --port 8080 --workers 4
+  aiwatermark serve --store postgresql://repo@db/manifests --processes 4   # 4 cores
   aiwatermark serve --store postgresql://repo@db/manifests --read-tokens readers.txt
 
 Endpoints: GET /matches/byBinding, POST /matches/byBinding, POST /matches/byContent,
@@ -101,6 +102,13 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="images processed at once (default: one per CPU)",
     )
     serve.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        metavar="N",
+        help="server processes sharing the port, for more than one core (default: 1)",
+    )
+    serve.add_argument(
         "--max-upload-mb",
         type=float,
         default=40.0,
@@ -122,6 +130,8 @@ def _check_numbers(args: argparse.Namespace) -> None:
         raise UsageError(f"--port {args.port}: not a port number (0 to 65535)")
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers {args.workers}: give at least 1")
+    if args.processes < 1:
+        raise UsageError(f"--processes {args.processes}: give at least 1")
     if not (math.isfinite(args.max_upload_mb) and args.max_upload_mb > 0):
         raise UsageError(f"--max-upload-mb {args.max_upload_mb:g}: give a positive size")
     if not (math.isfinite(args.timeout) and args.timeout > 0):
@@ -244,7 +254,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"aiwatermark: serving {args.store} at {url} (Ctrl+C to stop)", flush=True)
 
     try:
-        started = _server.serve(app, sockets, on_ready=announce, timeout=args.timeout)
+        if args.processes > 1:
+            started = _server.serve_processes(
+                app, sockets, args.processes, on_ready=announce, timeout=args.timeout
+            )
+        else:
+            started = _server.serve(app, sockets, on_ready=announce, timeout=args.timeout)
     finally:
         for sock in sockets:
             sock.close()

@@ -9,10 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-import numpy as np
 from PIL import Image
 
-from . import fingerprint, imageio, invisible, keys, metadata, provenance, visible
+from . import _arrays, fingerprint, imageio, invisible, keys, metadata, provenance, visible
 from ._recovery import recover
 from .errors import (
     AiWatermarkError,
@@ -257,7 +256,7 @@ def _content_id(manifest_store: ManifestStore | None, payload: bytes | None) -> 
 
 def _decode(src: imageio.ImageSource) -> tuple[bytes | None, Image.Image]:
     """The file bytes (None for decoded inputs) and the pixels, each read only once."""
-    if isinstance(src, (Image.Image, np.ndarray)):
+    if isinstance(src, Image.Image) or _arrays.is_pixels(src):
         return None, imageio.open(src)
     if isinstance(src, (str, os.PathLike)):
         # Opening by path keeps the file name in decoding errors; the second read is cached.

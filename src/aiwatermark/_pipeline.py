@@ -177,7 +177,37 @@ def mark(
         layers.append("watermark")
     else:
         payload = None
+    return _seal(
+        image,
+        fmt,
+        payload,
+        layers,
+        src=src,
+        dst=dst,
+        signer=signer,
+        generator=generator,
+        likeness=likeness,
+        manifest_store=manifest_store,
+        overwrite=overwrite,
+    )
 
+
+def _seal(
+    image: Image.Image,
+    fmt: str,
+    payload: bytes | None,
+    layers: list[str],
+    *,
+    src: object,
+    dst: str | os.PathLike[str] | None,
+    signer: keys.Signer | bool | None,
+    generator: str | None,
+    likeness: provenance.Likeness | None,
+    manifest_store: ManifestStore | None,
+    overwrite: bool,
+) -> MarkResult:
+    """The file layers of :func:`mark`, after the pixel layers: encode, disclose, sign,
+    register, write. ``payload`` is the content ID the pixels already carry (or None)."""
     data = imageio.encode(image, fmt)
     data = metadata.disclose(data, generator=generator)
     layers.append("disclosure")

@@ -72,6 +72,11 @@ class PayloadTakenError(StoreError):
     """The manifest store already holds an entry under this content ID; stores never replace."""
 
 
+class MissingDependencyError(AiWatermarkError, ImportError):
+    """An optional feature needs a package that is not installed (the message says which
+    extra to install). It is also an ``ImportError``."""
+
+
 __all__ = [
     "AiWatermarkError",
     "CorruptImageError",
@@ -80,6 +85,7 @@ __all__ = [
     "InvalidArgumentError",
     "KeyFileError",
     "MetadataError",
+    "MissingDependencyError",
     "OutputExistsError",
     "PayloadError",
     "PayloadTakenError",

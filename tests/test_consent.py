@@ -504,3 +504,24 @@ def test_a_repository_keeps_consents_private_and_the_report_for_the_rights_holde
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_the_pipeline_integrations_check_consent_too(tmp_path: Path) -> None:
+    import numpy as np
+
+    from aiwatermark.integrations.diffusers import AiWatermarker
+
+    store = SQLiteManifestStore(tmp_path / "m.sqlite3")
+    use = register_jane(store.consents)
+    photo = np.asarray(aiwatermark.imageio.open("fixtures/astronaut.jpg"), dtype=np.float32)
+    batch = (photo.transpose(2, 0, 1)[None] / 127.5) - 1.0  # a pipeline's N×C×H×W in -1..1
+    rival = Use(JANE.consent_ref, "Rival Brand", "advertising", "web", "EU")
+    refused = AiWatermarker(store=store, likeness=rival)
+    marked = refused.apply_watermark(batch)
+    with pytest.raises(ConsentError, match="licensee 'Rival Brand'"):
+        refused.finish((marked[0].transpose(1, 2, 0) + 1) / 2)
+    allowed = AiWatermarker(store=store, likeness=use)
+    marked = allowed.apply_watermark(batch)
+    result = allowed.finish((marked[0].transpose(1, 2, 0) + 1) / 2)
+    assert result.data is not None
+    assert usage_report(store.consents, JANE.subject_id).totals == {"Producer Studio": 1}

@@ -40,6 +40,20 @@ def test_repr_never_shows_key_material(tmp_path: Path) -> None:
     assert "PRIVATE" not in text and "key=private key" in text and "tsa.example" in text
 
 
+def test_a_signer_pickles_for_worker_processes_and_still_signs(tmp_path: Path) -> None:
+    import pickle
+
+    import aiwatermark
+
+    chain, key_path, _ = _issue(tmp_path)
+    signer = keys.Signer.from_files(chain, key_path, tsa_url="https://tsa.example/")
+    copy = pickle.loads(pickle.dumps(signer))
+    assert repr(copy) == repr(signer) and copy.cert_chain_pem == signer.cert_chain_pem
+    copy = pickle.loads(pickle.dumps(keys.Signer.from_files(chain, key_path)))
+    result = aiwatermark.mark("fixtures/coffee.png", signer=copy, store=False)
+    assert "c2pa" in result.layers
+
+
 def test_world_readable_key_is_refused(tmp_path: Path) -> None:
     chain, key_path, _ = _issue(tmp_path)
     key_path.chmod(0o644)

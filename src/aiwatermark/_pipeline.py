@@ -9,10 +9,19 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-import numpy as np
 from PIL import Image
 
-from . import consent, fingerprint, imageio, invisible, keys, metadata, provenance, visible
+from . import (
+    _arrays,
+    consent,
+    fingerprint,
+    imageio,
+    invisible,
+    keys,
+    metadata,
+    provenance,
+    visible,
+)
 from ._recovery import recover
 from .errors import (
     AiWatermarkError,
@@ -198,7 +207,38 @@ def mark(
         layers.append("watermark")
     else:
         payload = None
+    return _seal(
+        image,
+        fmt,
+        payload,
+        layers,
+        src=src,
+        dst=dst,
+        signer=signer,
+        generator=generator,
+        likeness=assertion,
+        manifest_store=manifest_store,
+        overwrite=overwrite,
+    )
 
+
+def _seal(
+    image: Image.Image,
+    fmt: str,
+    payload: bytes | None,
+    layers: list[str],
+    *,
+    src: object,
+    dst: str | os.PathLike[str] | None,
+    signer: keys.Signer | bool | None,
+    generator: str | None,
+    likeness: provenance.Likeness | None,
+    manifest_store: ManifestStore | None,
+    overwrite: bool,
+) -> MarkResult:
+    """The file layers of :func:`mark`, after the pixel layers: encode, disclose, sign,
+    register, write. ``payload`` is the content ID the pixels already carry (or None);
+    ``likeness`` is an assertion whose consent was already checked."""
     data = imageio.encode(image, fmt)
     data = metadata.disclose(data, generator=generator)
     layers.append("disclosure")
@@ -216,7 +256,7 @@ def mark(
             generator=generator,
             soft_binding=payload,
             fingerprint=final_fingerprint.value,
-            likeness=assertion,
+            likeness=likeness,
         )
         data, manifest, manifest_label = signed.data, signed.manifest, signed.manifest_label
         layers.append("c2pa")
@@ -228,8 +268,8 @@ def mark(
         meta = {"format": fmt, "manifest_label": manifest_label or ""}
         if dst is not None:
             meta["file"] = Path(os.fspath(dst)).name
-        if assertion is not None:
-            meta.update(consent.use_meta(assertion, active_signer.subject))
+        if likeness is not None:
+            meta.update(consent.use_meta(likeness, active_signer.subject))
         manifest_store.put(
             payload,
             manifest,
@@ -317,7 +357,7 @@ def _content_id(manifest_store: ManifestStore | None, payload: bytes | None) -> 
 
 def _decode(src: imageio.ImageSource) -> tuple[bytes | None, Image.Image]:
     """The file bytes (None for decoded inputs) and the pixels, each read only once."""
-    if isinstance(src, (Image.Image, np.ndarray)):
+    if isinstance(src, Image.Image) or _arrays.is_pixels(src):
         return None, imageio.open(src)
     if isinstance(src, (str, os.PathLike)):
         # Opening by path keeps the file name in decoding errors; the second read is cached.

@@ -77,6 +77,11 @@ class ConsentError(AiWatermarkError):
     or does not cover the use — or a change to a registered consent was refused."""
 
 
+class MissingDependencyError(AiWatermarkError, ImportError):
+    """An optional feature needs a package that is not installed (the message says which
+    extra to install). It is also an ``ImportError``."""
+
+
 __all__ = [
     "AiWatermarkError",
     "ConsentError",
@@ -86,6 +91,7 @@ __all__ = [
     "InvalidArgumentError",
     "KeyFileError",
     "MetadataError",
+    "MissingDependencyError",
     "OutputExistsError",
     "PayloadError",
     "PayloadTakenError",

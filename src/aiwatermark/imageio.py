@@ -1,8 +1,10 @@
 """Image input/output shared by every layer: open anything, save atomically, never lose a file.
 
 Input kinds accepted everywhere (:data:`ImageSource`): a path (``str`` or ``os.PathLike``),
-``bytes``, a binary file object, a ``PIL.Image.Image`` or a ``uint8`` numpy array of shape
-H×W, H×W×3 or H×W×4.
+``bytes``, a binary file object, a ``PIL.Image.Image``, a numpy array (H×W, H×W×C, or a batch
+of one N×H×W×C; ``uint8`` 0..255 or floats 0..1, as diffusers' ``output_type="np"``) or a
+torch tensor (C×H×W or 1×C×H×W; ``uint8`` or floats 0..1, as ``output_type="pt"``); see
+``aiwatermark._arrays`` for the exact rules.
 
 Mode policy (what :func:`open` returns):
 
@@ -43,6 +45,7 @@ from typing import IO, Any, Union
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from . import _arrays
 from .errors import (
     CorruptImageError,
     ImageTooLargeError,
@@ -51,7 +54,16 @@ from .errors import (
     UnsupportedImageError,
 )
 
-ImageSource = Union[str, "os.PathLike[str]", bytes, bytearray, IO[bytes], Image.Image, np.ndarray]
+ImageSource = Union[
+    str,
+    "os.PathLike[str]",
+    bytes,
+    bytearray,
+    IO[bytes],
+    Image.Image,
+    np.ndarray,
+    _arrays.TensorLike,
+]
 """Anything :func:`open` accepts."""
 
 DEFAULT_MAX_PIXELS = 150_000_000
@@ -149,6 +161,8 @@ def describe(src: object) -> str:
         return "PIL image"
     if isinstance(src, np.ndarray):
         return "numpy array"
+    if _arrays.is_tensor(src):
+        return "torch tensor"
     name = getattr(src, "name", None)
     if isinstance(name, str):
         return repr(name)
@@ -196,24 +210,6 @@ def read_bytes(src: ImageSource) -> bytes:
     if not data:
         raise CorruptImageError(f"{describe(src)}: the file is empty (0 bytes)")
     return data
-
-
-def _from_array(array: np.ndarray) -> Image.Image:
-    if array.dtype != np.uint8:
-        raise UnsupportedImageError(
-            f"numpy array has dtype {array.dtype}; pass uint8 values 0..255 "
-            "(e.g. (array * 255).clip(0, 255).astype('uint8') for floats in 0..1)"
-        )
-    if array.ndim == 2:
-        return Image.fromarray(np.ascontiguousarray(array), "L")
-    if array.ndim == 3 and array.shape[2] in (1, 3, 4):
-        if array.shape[2] == 1:
-            return Image.fromarray(np.ascontiguousarray(array[:, :, 0]), "L")
-        mode = "RGB" if array.shape[2] == 3 else "RGBA"
-        return Image.fromarray(np.ascontiguousarray(array), mode)
-    raise UnsupportedImageError(
-        f"numpy array has shape {array.shape}; expected H×W, H×W×3 or H×W×4"
-    )
 
 
 def _normalise_mode(image: Image.Image) -> Image.Image:
@@ -313,10 +309,8 @@ def open(src: ImageSource, *, max_pixels: int | None = None) -> Image.Image:
             image.info = dict(src.info)
             image = ImageOps.exif_transpose(image) or image
             return _normalise_mode(image)
-    if isinstance(src, np.ndarray):
-        if src.ndim >= 2:
-            check_size(int(src.shape[1]), int(src.shape[0]), name, max_pixels)
-        return _from_array(src)
+    if _arrays.is_pixels(src):
+        return _arrays.to_image(src, lambda w, h: check_size(w, h, name, max_pixels))
     data = read_bytes(src)
     if max_pixels is not None:
         _allow_in_pillow(max_pixels)

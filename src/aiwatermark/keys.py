@@ -386,6 +386,15 @@ class Signer:
         """True for the aiwatermark development identity (never trusted)."""
         return is_dev_certificate(self.certificate)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Ray tasks and process pools get their signer by pickling; the certificate object
+        # does not pickle, so the signer travels as the PEM it was built from (the private
+        # key with it, in memory, as a secret store hands it over) and is checked anew.
+        return (
+            _unpickle_signer,
+            (self._chain_pem, self.alg, self.tsa_url, self._key_pem, self._sign_fn),
+        )
+
     def __repr__(self) -> str:
         kind = "callback" if self._sign_fn is not None else "private key"
         tsa = f", tsa_url={self.tsa_url!r}" if self.tsa_url else ""
@@ -613,6 +622,16 @@ def dev_signer(directory: PathLike | None = None) -> Signer:
             file=sys.stderr,
         )
         return Signer.from_files(identity.cert_chain, identity.private_key)
+
+
+def _unpickle_signer(
+    chain_pem: bytes,
+    alg: str,
+    tsa_url: str | None,
+    key_pem: bytes | None,
+    sign_fn: SignFunction | None,
+) -> Signer:
+    return Signer(chain_pem, alg, tsa_url, key_pem=key_pem, sign_fn=sign_fn)
 
 
 __all__ = [

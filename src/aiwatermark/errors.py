@@ -72,8 +72,23 @@ class PayloadTakenError(StoreError):
     """The manifest store already holds an entry under this content ID; stores never replace."""
 
 
+class BatchStoppedError(AiWatermarkError):
+    """A batch item was abandoned unfinished: its batch was closed (Ctrl-C twice) while it ran.
+
+    Its partial output, if any, was removed; a complete one may have been written just before.
+    """
+
+
+class WorkerCrashedError(AiWatermarkError):
+    """The worker process running this batch item died (out of memory, or a native crash).
+
+    Every item that worker pool had in flight gets this error; the batch goes on in a new pool.
+    """
+
+
 __all__ = [
     "AiWatermarkError",
+    "BatchStoppedError",
     "CorruptImageError",
     "ImageTooLargeError",
     "ImageTooSmallError",
@@ -87,4 +102,5 @@ __all__ = [
     "SigningError",
     "StoreError",
     "UnsupportedImageError",
+    "WorkerCrashedError",
 ]

@@ -386,6 +386,14 @@ class Signer:
         """True for the aiwatermark development identity (never trusted)."""
         return is_dev_certificate(self.certificate)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Batches send the signer to worker processes; a callback travels only if it pickles
+        # (a module-level function does, a lambda does not).
+        return (
+            _restore_signer,
+            (self._chain_pem, self.alg, self.tsa_url, self._key_pem, self._sign_fn),
+        )
+
     def __repr__(self) -> str:
         kind = "callback" if self._sign_fn is not None else "private key"
         tsa = f", tsa_url={self.tsa_url!r}" if self.tsa_url else ""
@@ -582,6 +590,16 @@ def init_dev_identity(directory: PathLike | None = None, *, force: bool = False)
                 f"set {HOME_ENV} to a writable directory"
             ) from None
     return DevIdentity(directory=folder, created=force or not exists, **paths)
+
+
+def _restore_signer(
+    chain_pem: bytes,
+    alg: str,
+    tsa_url: str | None,
+    key_pem: bytes | None,
+    sign_fn: SignFunction | None,
+) -> Signer:
+    return Signer(chain_pem, alg, tsa_url, key_pem=key_pem, sign_fn=sign_fn)
 
 
 def dev_signer(directory: PathLike | None = None) -> Signer:

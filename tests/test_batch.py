@@ -4,6 +4,7 @@ stopping; on real photographs with the real codecs."""
 from __future__ import annotations
 
 import json
+import os
 import pickle
 from pathlib import Path
 
@@ -167,3 +168,20 @@ def test_a_signer_travels_to_worker_processes() -> None:
     copy = pickle.loads(pickle.dumps(signer))
     assert copy.subject == signer.subject and copy.cert_chain_pem == signer.cert_chain_pem
     assert repr(copy) == repr(signer)
+
+
+class _KillsItsWorker:
+    """A source whose unpickling ends the worker process at once, as an OOM kill would."""
+
+    def __reduce__(self) -> tuple[object, tuple[int]]:
+        return os._exit, (3,)
+
+
+def test_a_dead_worker_fails_its_items_and_the_batch_goes_on(marked: list[Path]) -> None:
+    items: list[object] = [_KillsItsWorker(), *marked, *marked]
+    with aiwatermark.verify_many(items, jobs=2, store=False) as batch:  # type: ignore[arg-type]
+        results = list(batch)
+    assert [r.index for r in results] == list(range(len(items)))
+    assert isinstance(results[0].error, aiwatermark.WorkerCrashedError)
+    # The items in flight beside it were tried again, alone, in a fresh pool.
+    assert all(r.result is not None and r.result.ai_generated for r in results[1:])

@@ -517,3 +517,32 @@ def test_ctrl_c_keeps_every_output_whole_and_skip_existing_finishes(tmp_path: Pa
     final = set(out.iterdir())
     assert {p.name for p in final} == {p.name for p in (tmp_path / "in").iterdir()}
     assert final == written | resumed_paths
+
+
+def test_ctrl_c_while_the_workers_start_is_quiet(photo: Image.Image, tmp_path: Path) -> None:
+    import signal
+    import time
+
+    _batch(tmp_path / "in", photo, 6, set())
+    home = tmp_path / "home"
+    command = [sys.executable, "-m", "aiwatermark", "mark", str(tmp_path / "in")]
+    command += ["--out-dir", str(tmp_path / "out"), "--jobs", "2"]
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "AIWATERMARK_HOME": str(home)},
+        start_new_session=True,
+    )
+    # mark_many creates the development identity just before it starts the pool.
+    deadline = time.monotonic() + 120
+    while not (home / "dev-identity").exists():
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.01)
+    time.sleep(0.3)
+    os.killpg(process.pid, signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130 and "Traceback" not in stderr, stderr
+    written = set((tmp_path / "out").iterdir()) if (tmp_path / "out").exists() else set()
+    assert written == {Path(line.split("  ")[0]) for line in stdout.splitlines()}

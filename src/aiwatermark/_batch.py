@@ -10,6 +10,7 @@ or, closed, terminates them and removes their partial outputs.
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import contextlib
 import functools
@@ -116,8 +117,26 @@ _Task = Callable[..., Any]
 _worker_task: Callable[[object, Path | None], Any] | None = None
 
 
+@contextlib.contextmanager
+def _sigint_held() -> Iterator[None]:
+    """Hold Ctrl-C back while worker processes start: they inherit the blocked signal.
+
+    A terminal's Ctrl-C reaches the whole process group, workers included, but the parent
+    decides what stops; a worker still importing aiwatermark would print a traceback. The
+    parent gets a Ctrl-C pressed meanwhile as soon as this ends.
+    """
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: no process groups to speak of
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 def _start_worker(task: _Task, options: dict[str, Any]) -> None:
-    # A terminal's Ctrl-C reaches the whole process group; the parent decides what stops.
+    # Where SIGINT could not be held back at start-up, from here on at least.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     global _worker_task
     _worker_task = functools.partial(task, **options)
@@ -187,6 +206,8 @@ class Batch(Iterator[ItemResult[R]]):
         self._running: dict[concurrent.futures.Future[Any], tuple[int, object, Path | None]] = {}
         self._finished: dict[int, ItemResult[R]] = {}
         self._submitted = 0
+        self._suspects: collections.deque[tuple[int, object, Path | None]] = collections.deque()
+        self._retried: set[int] = set()
         self._next_index = 0  # the next index to hand out, in ordered mode
         self._exhausted = False
         self._stopping = False
@@ -233,6 +254,7 @@ class Batch(Iterator[ItemResult[R]]):
             []
         """
         self._stopping = True
+        self._suspects.clear()  # not running: as if never started
         for future in list(self._running):
             future.cancel()  # only those not yet handed to a worker
         for future in [f for f in self._running if f.cancelled()]:
@@ -333,6 +355,11 @@ class Batch(Iterator[ItemResult[R]]):
 
     def _submit(self) -> bool:
         """Keep the pool busy without reading the whole input ahead; False when all is done."""
+        if self._suspects and not self._stopping:
+            # One at a time, so the item that kills a worker takes no other down with it.
+            if not self._running:
+                self._start(*self._suspects.popleft())
+            return True
         # Two items per worker: none idles between one result and the next submission, and
         # after a stop at most that many still run. Finished but unyielded results count, so
         # an ordered batch waiting on a slow item does not buffer without bound.
@@ -341,17 +368,20 @@ class Batch(Iterator[ItemResult[R]]):
             item = self._next_item()
             if item is None:
                 break
-            index, source, destination = item
-            if self._pool is None:
-                self._pool = concurrent.futures.ProcessPoolExecutor(
-                    self._jobs,
-                    multiprocessing.get_context("spawn"),
-                    initializer=_start_worker,
-                    initargs=(self._task, self._options),
-                )
+            self._start(*item)
+        return bool(self._running)
+
+    def _start(self, index: int, source: object, destination: Path | None) -> None:
+        if self._pool is None:
+            self._pool = concurrent.futures.ProcessPoolExecutor(
+                self._jobs,
+                multiprocessing.get_context("spawn"),
+                initializer=_start_worker,
+                initargs=(self._task, self._options),
+            )
+        with _sigint_held():  # submit() is where the pool starts its workers
             future = self._pool.submit(_run_in_worker, source, destination)
             self._running[future] = (index, source, destination)
-        return bool(self._running)
 
     def _wait(self) -> None:
         done, _ = concurrent.futures.wait(
@@ -361,7 +391,14 @@ class Batch(Iterator[ItemResult[R]]):
         for future in done:
             index, source, destination = self._running[future]
             result = self._collect(future, index, source, destination)
-            crashed = crashed or isinstance(result.error, WorkerCrashedError)
+            if isinstance(result.error, WorkerCrashedError):
+                crashed = True
+                # Any item in flight may be the culprit: each gets one more try, alone.
+                if index not in self._retried:
+                    self._retried.add(index)
+                    self._suspects.append((index, source, destination))
+                    del self._running[future]
+                    continue
             self._finished[index] = result
             del self._running[future]  # only now: a Ctrl-C in between must not lose it
         if crashed and self._pool is not None:
@@ -380,10 +417,10 @@ class Batch(Iterator[ItemResult[R]]):
             return ItemResult(index, source, result=future.result(), destination=destination)
         except AiWatermarkError as exc:
             error: AiWatermarkError = exc
-        except BrokenProcessPool:
+        except BrokenProcessPool as exc:
             error = WorkerCrashedError(
                 f"{imageio.describe(source)}: the worker process died while this image was in "
-                "flight (out of memory, or a crash in a native library)"
+                f"flight (out of memory, or a crash in a native library): {exc}"
             )
         except Exception as exc:  # e.g. a source that cannot be sent to a worker
             error = AiWatermarkError(f"{imageio.describe(source)}: {exc}")

@@ -82,7 +82,8 @@ class BatchStoppedError(AiWatermarkError):
 class WorkerCrashedError(AiWatermarkError):
     """The worker process running this batch item died (out of memory, or a native crash).
 
-    Every item that worker pool had in flight gets this error; the batch goes on in a new pool.
+    The items a pool had in flight when one of its workers died are tried again, one at a
+    time in a new pool; an item whose worker dies then gets this error. The batch goes on.
     """
 
 

@@ -111,9 +111,11 @@ def _source_name(source: object) -> str:
     return imageio.describe(source)
 
 
-# What one item costs a task: its source and destination; what it returns: a result.
+# A task takes one item's source and destination, and the batch's options as keywords.
 _Task = Callable[..., Any]
 
+# Each worker's task with the options bound, by the pool initializer: the options (a signer,
+# a likeness record) cross the process boundary once per worker, not once per item.
 _worker_task: Callable[[object, Path | None], Any] | None = None
 
 

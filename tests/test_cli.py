@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -80,7 +81,7 @@ def test_batch_with_corrupt_files_lists_every_failure(
     status = main(["mark", str(tmp_path / "in"), "--out-dir", str(tmp_path / "out")])
 
     captured = capsys.readouterr()
-    assert status == 1
+    assert status == 3
     assert "marked 27 of 30" in captured.err and "3 failed" in captured.err
     failed_lines = [line for line in captured.err.splitlines() if line.startswith("  ")]
     assert sorted(Path(line.split(":")[0].strip()).name for line in failed_lines) == sorted(
@@ -94,7 +95,7 @@ def test_batch_with_corrupt_files_lists_every_failure(
     # The JSON verify of the whole batch: one object per file, errors included.
     status = main(["verify", str(tmp_path / "out"), str(inputs[3]), "--json"])
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert status == 1 and len(records) == 28
+    assert status == 3 and len(records) == 28
     assert all(r["ai_generated"] for r in records[:27])
     assert "error" in records[27]
 
@@ -106,7 +107,7 @@ def test_parallel_jobs_and_globs(
     pattern = str(tmp_path / "in" / "*.jpg")
     status = main(["mark", pattern, "--out-dir", str(tmp_path / "out"), "--jobs", "2"])
     captured = capsys.readouterr()
-    assert status == 1 and "img004.jpg" in captured.err
+    assert status == 3 and "img004.jpg" in captured.err
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "img001.jpg",
         "img002.jpg",
@@ -120,7 +121,7 @@ def test_existing_outputs_fail_unless_overwrite(
 ) -> None:
     out = tmp_path / "out.png"
     assert main(["mark", str(photo_paths[1]), "-o", str(out)]) == 0
-    assert main(["mark", str(photo_paths[1]), "-o", str(out)]) == 1
+    assert main(["mark", str(photo_paths[1]), "-o", str(out)]) == 3
     assert "already exists" in capsys.readouterr().err
     assert main(["mark", str(photo_paths[1]), "-o", str(out), "--overwrite"]) == 0
 
@@ -196,10 +197,10 @@ def test_missing_inputs_are_one_line_each(
         ]
     )
     err = capsys.readouterr().err
-    assert status == 1 and "Traceback" not in err
+    assert status == 3 and "Traceback" not in err
     assert "nope.jpg: no such file" in err and "no files match" in err
 
-    assert main(["verify", str(tmp_path / "nope.jpg")]) == 1
+    assert main(["verify", str(tmp_path / "nope.jpg")]) == 3
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "nope.jpg" in err
 
@@ -225,7 +226,7 @@ def test_bad_certificate_is_one_error(
         ]
     )
     err = capsys.readouterr().err
-    assert status == 1 and err.count("\n") == 1
+    assert status == 3 and err.count("\n") == 1
     assert "cert.pem" in err or "key.pem" in err
 
 
@@ -278,7 +279,7 @@ def test_batch_of_hundreds(
     inputs = _batch(tmp_path / "in", photo, 300, corrupt)
     status = main(["mark", str(tmp_path / "in"), "--out-dir", str(tmp_path / "out"), "-j", "2"])
     err = capsys.readouterr().err
-    assert status == 1 and f"{len(corrupt)} failed" in err
+    assert status == 3 and f"{len(corrupt)} failed" in err
     for i in corrupt:
         assert inputs[i].name in err
     assert len(list((tmp_path / "out").iterdir())) == 300 - len(corrupt)
@@ -335,3 +336,182 @@ def test_an_empty_label_is_an_error_not_a_silent_skip(photo_paths: list[Path]) -
         aiwatermark.mark(photo_paths[0], label="", store=False, signer=False)
     public = {name for name in dir(aiwatermark) if not name.startswith("_")}
     assert not public & {"annotations", "version", "PackageNotFoundError"}
+
+
+def test_verify_jobs_over_a_folder_keeps_the_order_and_the_exit_codes(
+    photo: Image.Image,
+    photo_paths: list[Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    inputs = _batch(tmp_path / "in", photo, 5, {2})
+    assert main(["mark", str(tmp_path / "in"), "--out-dir", str(tmp_path / "out"), "-j", "2"]) == 3
+    marked = sorted((tmp_path / "out").iterdir())
+    (tmp_path / "out" / "broken.jpg").write_bytes(inputs[2].read_bytes())
+    capsys.readouterr()
+
+    assert main(["verify", str(tmp_path / "out"), "--json"]) == 3  # broken.jpg is unreadable
+    serial = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert main(["verify", str(tmp_path / "out"), "--json", "--jobs", "2"]) == 3
+    parallel = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["file"] for r in parallel] == sorted(r["file"] for r in parallel)  # input order
+    assert [(r["file"], r.get("ai_generated")) for r in parallel] == [
+        (r["file"], r.get("ai_generated")) for r in serial
+    ]
+    assert [r["file"] for r in parallel if "error" in r] == [str(tmp_path / "out" / "broken.jpg")]
+
+    assert main(["verify", *map(str, marked), "-j", "2", "--require-disclosure"]) == 0
+    # Not the inputs: the store recovers their marked copies' credentials by fingerprint.
+    unmarked = ["verify", str(marked[0]), str(photo_paths[1]), "-j", "2", "--require-disclosure"]
+    assert main(unmarked) == 1  # a checked condition, not a failure
+    assert main([*unmarked[:3], str(tmp_path / "nope.jpg"), *unmarked[3:]]) == 3  # wins over 1
+    assert main(["verify", str(marked[0]), "--jobs", "-1"]) == 2
+
+
+def test_skip_existing_resumes_and_refuses_overwrite(
+    photo: Image.Image, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _batch(tmp_path / "in", photo, 3, set())
+    out = tmp_path / "out"
+    args = ["mark", str(tmp_path / "in"), "--out-dir", str(out), "--no-c2pa"]
+    assert main([*args, "--skip-existing", "--overwrite"]) == 2
+    (out / "img000.png").parent.mkdir()
+    assert main(["mark", str(tmp_path / "in" / "img000.png"), "-o", str(out / "img000.png")]) == 0
+    first = _digests([out / "img000.png"])
+    capsys.readouterr()
+    assert main(args) == 3  # the existing output is an error without --skip-existing
+    assert main([*args, "--skip-existing"]) == 0
+    captured = capsys.readouterr()
+    assert "marked 0 of 3" in captured.err and "3 skipped" in captured.err
+    assert _digests([out / "img000.png"]) == first
+
+
+def test_help_documents_the_exit_statuses() -> None:
+    for argv in (["--help"], ["mark", "--help"], ["verify", "--help"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "aiwatermark", *argv],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert "exit status" in done.stdout and "3    some inputs" in done.stdout
+
+
+def test_progress_bar_on_a_terminal_only(photo: Image.Image, tmp_path: Path) -> None:
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    _batch(tmp_path / "in", photo, 4, set())
+    env = {**os.environ, "AIWATERMARK_HOME": str(tmp_path / "home")}
+    command = [sys.executable, "-m", "aiwatermark", "verify", str(tmp_path / "in"), "-j", "2"]
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=terminal, env=env) as process:
+        os.close(terminal)
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # the terminal closed with the process
+                break
+            if not chunk:
+                break
+            drawn += chunk
+    os.close(controller)
+    assert process.returncode == 0
+    text = drawn.decode(errors="replace")
+    assert "4/4" in text and ("image/s" in text or "s/image" in text)  # count and rate
+    assert re.search(r"\[\d\d:\d\d<\d\d:\d\d", text)  # elapsed<remaining: the ETA
+
+    piped = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    assert piped.returncode == 0 and piped.stderr == ""
+
+
+def test_ctrl_c_keeps_every_output_whole_and_skip_existing_finishes(tmp_path: Path) -> None:
+    import signal
+    import time
+
+    import skimage
+
+    from aiwatermark import verify
+
+    names = ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png"]
+    data = Path(skimage.__file__).parent / "data"
+    (tmp_path / "in").mkdir()
+    for i in range(20):
+        with Image.open(data / names[i % 5]) as im:
+            image = im.convert("RGB")
+        x = 12 * (i // 5)
+        image.crop((x, x, x + 320, x + 288)).save(tmp_path / "in" / f"img{i:02d}.jpg")
+    out = tmp_path / "out"
+    env = {**os.environ, "AIWATERMARK_HOME": str(tmp_path / "home")}
+    command = [sys.executable, "-m", "aiwatermark", "mark", str(tmp_path / "in")]
+    command += ["--out-dir", str(out), "--jobs", "2"]
+
+    # Its own session, so the SIGINT reaches the workers too, as a terminal's Ctrl-C does.
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while not (out.is_dir() and any(not p.name.startswith(".") for p in out.iterdir())):
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.02)
+    interrupted_at = time.monotonic()
+    os.killpg(process.pid, signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert time.monotonic() - interrupted_at < 30  # prompt: only the running images finish
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr and "--skip-existing" in stderr
+
+    reported = {Path(line.split("  ")[0]) for line in stdout.splitlines()}
+    written = set(out.iterdir())
+    assert written == reported and 0 < len(written) < 20
+    for path in written:
+        report = verify(path, store=False)
+        assert report.ai_generated is True and report.tampered is False
+
+    resumed = subprocess.run(
+        [*command, "--skip-existing"], capture_output=True, text=True, env=env, check=False
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    resumed_paths = {Path(line.split("  ")[0]) for line in resumed.stdout.splitlines()}
+    assert not resumed_paths & written  # nothing marked twice
+    final = set(out.iterdir())
+    assert {p.name for p in final} == {p.name for p in (tmp_path / "in").iterdir()}
+    assert final == written | resumed_paths
+
+
+def test_ctrl_c_while_the_workers_start_is_quiet(photo: Image.Image, tmp_path: Path) -> None:
+    import signal
+    import time
+
+    _batch(tmp_path / "in", photo, 6, set())
+    home = tmp_path / "home"
+    command = [sys.executable, "-m", "aiwatermark", "mark", str(tmp_path / "in")]
+    command += ["--out-dir", str(tmp_path / "out"), "--jobs", "2"]
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "AIWATERMARK_HOME": str(home)},
+        start_new_session=True,
+    )
+    # mark_many creates the development identity just before it starts the pool.
+    deadline = time.monotonic() + 120
+    while not (home / "dev-identity").exists():
+        assert time.monotonic() < deadline and process.poll() is None
+        time.sleep(0.01)
+    time.sleep(0.3)
+    os.killpg(process.pid, signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130 and "Traceback" not in stderr, stderr
+    written = set((tmp_path / "out").iterdir()) if (tmp_path / "out").exists() else set()
+    assert written == {Path(line.split("  ")[0]) for line in stdout.splitlines()}

@@ -265,7 +265,7 @@ def test_inputs_are_never_modified(
         "mark", *map(str, inputs), "--out-dir", str(tmp_path / "cli"), "--no-c2pa", cwd=tmp_path
     )
     assert cli.returncode == 0, cli.stderr
-    assert _run_cli("verify", *map(str, inputs), cwd=tmp_path).returncode in (0, 1)
+    assert _run_cli("verify", *map(str, inputs), cwd=tmp_path).returncode in (0, 3)
     assert {path: _sha(path) for path in inputs} == before
 
 

@@ -4,7 +4,8 @@ Layers (each its own module): :mod:`aiwatermark.visible` (a legible label),
 :mod:`aiwatermark.invisible` (a keyed, robust watermark), :mod:`aiwatermark.metadata`
 (IPTC/EXIF/PNG disclosure), :mod:`aiwatermark.provenance` (signed C2PA Content Credentials).
 
-:func:`mark` applies all of them in one call and :func:`verify` reads them all back.
+:func:`mark` applies all of them in one call and :func:`verify` reads them all back;
+:func:`mark_many` and :func:`verify_many` do the same for batches, in worker processes.
 
 Example:
     >>> import aiwatermark, tempfile, pathlib
@@ -17,9 +18,11 @@ Example:
 from importlib import metadata as _metadata
 
 from . import consent, imageio
+from ._batch import Batch, ItemResult, mark_many, verify_many
 from ._pipeline import MarkResult, mark, verify
 from .errors import (
     AiWatermarkError,
+    BatchStoppedError,
     ConsentError,
     CorruptImageError,
     ImageTooLargeError,
@@ -35,6 +38,7 @@ from .errors import (
     SigningError,
     StoreError,
     UnsupportedImageError,
+    WorkerCrashedError,
 )
 from .report import VerificationReport
 
@@ -45,11 +49,14 @@ except _metadata.PackageNotFoundError:  # pragma: no cover - running from a sour
 
 __all__ = [
     "AiWatermarkError",
+    "Batch",
+    "BatchStoppedError",
     "ConsentError",
     "CorruptImageError",
     "ImageTooLargeError",
     "ImageTooSmallError",
     "InvalidArgumentError",
+    "ItemResult",
     "KeyFileError",
     "MarkResult",
     "MetadataError",
@@ -62,9 +69,12 @@ __all__ = [
     "StoreError",
     "UnsupportedImageError",
     "VerificationReport",
+    "WorkerCrashedError",
     "__version__",
     "consent",
     "imageio",
     "mark",
+    "mark_many",
     "verify",
+    "verify_many",
 ]

@@ -82,8 +82,24 @@ class MissingDependencyError(AiWatermarkError, ImportError):
     extra to install). It is also an ``ImportError``."""
 
 
+class BatchStoppedError(AiWatermarkError):
+    """A batch item was abandoned unfinished: its batch was closed (Ctrl-C twice) while it ran.
+
+    Its partial output, if any, was removed; a complete one may have been written just before.
+    """
+
+
+class WorkerCrashedError(AiWatermarkError):
+    """The worker process running this batch item died (out of memory, or a native crash).
+
+    The items a pool had in flight when one of its workers died are tried again, one at a
+    time in a new pool; an item whose worker dies then gets this error. The batch goes on.
+    """
+
+
 __all__ = [
     "AiWatermarkError",
+    "BatchStoppedError",
     "ConsentError",
     "CorruptImageError",
     "ImageTooLargeError",
@@ -99,4 +115,5 @@ __all__ = [
     "SigningError",
     "StoreError",
     "UnsupportedImageError",
+    "WorkerCrashedError",
 ]

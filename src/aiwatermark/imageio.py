@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import glob
 import io
 import os
 import tempfile
@@ -512,7 +513,9 @@ def write_atomic(
     directory = path.parent if str(path.parent) else Path(".")
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=_partial_prefix(path), suffix=_PARTIAL_SUFFIX, dir=directory
+        )
     except OSError as exc:
         raise OutputExistsError(f"{describe(dst)}: cannot write there ({exc.strerror})") from None
     try:
@@ -529,6 +532,28 @@ def write_atomic(
             raise OutputExistsError(f"{describe(dst)}: write failed ({exc.strerror})") from None
         raise
     return path
+
+
+_PARTIAL_SUFFIX = ".tmp"
+
+
+def _partial_prefix(path: Path) -> str:
+    # Hidden, so that folder scans (the CLI's INPUT expansion) never pick one up.
+    return f".{path.name}."
+
+
+def partial_files(dst: str | os.PathLike[str]) -> list[Path]:
+    """The temporary files :func:`write_atomic` left beside ``dst`` when its process was killed
+    mid-write (it removes its own on any exception); safe to delete once that process is gone.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from aiwatermark import imageio
+        >>> imageio.partial_files(pathlib.Path(tempfile.mkdtemp()) / "a.png")
+        []
+    """
+    path = Path(os.fspath(dst))
+    return sorted(path.parent.glob(f"{glob.escape(_partial_prefix(path))}*{_PARTIAL_SUFFIX}"))
 
 
 def save(
@@ -572,6 +597,7 @@ __all__ = [
     "get_max_pixels",
     "merge_alpha",
     "open",
+    "partial_files",
     "read_bytes",
     "same_file",
     "save",

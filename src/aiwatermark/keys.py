@@ -387,11 +387,12 @@ class Signer:
         return is_dev_certificate(self.certificate)
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # Ray tasks and process pools get their signer by pickling; the certificate object
-        # does not pickle, so the signer travels as the PEM it was built from (the private
-        # key with it, in memory, as a secret store hands it over) and is checked anew.
+        # Batches and Ray tasks get their signer by pickling; the certificate object does
+        # not pickle, so the signer travels as the PEM it was built from (the private key
+        # with it, in memory, as a secret store hands it over) and is checked anew. A
+        # callback travels only if it pickles (a module-level function does, a lambda not).
         return (
-            _unpickle_signer,
+            _restore_signer,
             (self._chain_pem, self.alg, self.tsa_url, self._key_pem, self._sign_fn),
         )
 
@@ -593,6 +594,16 @@ def init_dev_identity(directory: PathLike | None = None, *, force: bool = False)
     return DevIdentity(directory=folder, created=force or not exists, **paths)
 
 
+def _restore_signer(
+    chain_pem: bytes,
+    alg: str,
+    tsa_url: str | None,
+    key_pem: bytes | None,
+    sign_fn: SignFunction | None,
+) -> Signer:
+    return Signer(chain_pem, alg, tsa_url, key_pem=key_pem, sign_fn=sign_fn)
+
+
 def dev_signer(directory: PathLike | None = None) -> Signer:
     """The development signer, creating the identity on first use (one notice on stderr).
 
@@ -622,16 +633,6 @@ def dev_signer(directory: PathLike | None = None) -> Signer:
             file=sys.stderr,
         )
         return Signer.from_files(identity.cert_chain, identity.private_key)
-
-
-def _unpickle_signer(
-    chain_pem: bytes,
-    alg: str,
-    tsa_url: str | None,
-    key_pem: bytes | None,
-    sign_fn: SignFunction | None,
-) -> Signer:
-    return Signer(chain_pem, alg, tsa_url, key_pem=key_pem, sign_fn=sign_fn)
 
 
 __all__ = [

@@ -3,9 +3,10 @@ serve a manifest repository.
 
 One module per command (``_mark``, ``_verify``, ``_likeness``, ``_keys``, ``_demo``,
 ``_serve``), each adding
-its own sub-parser; ``_common`` holds what they share. Exit status: 0 when everything worked,
-1 when some file failed (or, for ``verify --require-disclosure``, carries no AI disclosure),
-2 for usage errors and unexpected failures.
+its own sub-parser; ``_common`` holds what they share, ``_progress`` the batches' progress bar.
+Exit status, the same for every command (``_common.EXIT_STATUS_HELP``): 0 done, 1 a checked
+condition does not hold (``verify --require-disclosure``), 2 usage errors and unexpected
+failures, 3 some inputs could not be processed, 130 Ctrl-C, 141 a closed stdout.
 
 Example:
     >>> from aiwatermark.cli import main
@@ -25,25 +26,31 @@ from ..errors import AiWatermarkError
 from . import _demo, _keys, _likeness, _mark, _serve, _verify
 from ._common import (
     EXIT_CLOSED_PIPE,
-    EXIT_FAILED,
+    EXIT_INPUT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_STATUS_HELP,
     EXIT_USAGE,
     FORMATTER,
     UsageError,
     silence_stdout,
 )
 
-_MAIN_EPILOG = """\
+_MAIN_EPILOG = (
+    """\
 examples:
   aiwatermark demo                                  # see every layer at work
   aiwatermark mark render.png -o render-marked.png
   aiwatermark mark 'renders/**/*.png' --out-dir marked/ --generator "SDXL 1.0" --jobs 4
-  aiwatermark verify marked/*.png
+  aiwatermark verify marked/ --jobs 4
   aiwatermark verify upload.jpg --json --require-disclosure
   aiwatermark likeness register consent.json      # a digital twin's consent
   aiwatermark serve --store manifests.sqlite3 --trust-anchors anchors.pem
 
 Run "aiwatermark COMMAND --help" for the options of each command.
+
 """
+    + EXIT_STATUS_HELP
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -67,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     Example:
         >>> from aiwatermark.cli import main
         >>> main(["verify", "no-such-file.jpg"])
-        1
+        3
     """
     parser = _parser()
     try:
@@ -81,13 +88,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except AiWatermarkError as exc:
         print(f"aiwatermark: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        return EXIT_INPUT_FAILED
     except BrokenPipeError:  # stdout's reader went away: quiet, as Unix tools are
         silence_stdout()
         return EXIT_CLOSED_PIPE
     except KeyboardInterrupt:
         print("aiwatermark: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as exc:
         print(f"aiwatermark: unexpected error: {exc!r} (please report it)", file=sys.stderr)
         return EXIT_USAGE

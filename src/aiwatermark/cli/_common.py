@@ -1,4 +1,5 @@
-"""What every command shares: exit statuses, the usage error, and how INPUT arguments expand."""
+"""What every command shares: exit statuses, the usage error, ``--jobs``, and how INPUT
+arguments expand."""
 
 from __future__ import annotations
 
@@ -12,9 +13,27 @@ from pathlib import Path
 
 from .. import imageio
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK = 0
+EXIT_CHECK_FAILED = 1
+"""A condition the command was asked to check does not hold (``--require-disclosure``)."""
+EXIT_USAGE = 2
+EXIT_INPUT_FAILED = 3
+"""Some inputs could not be processed (or none: a bad ``--cert``, an unreachable store)."""
+EXIT_INTERRUPTED = 128 + 2
+"""What a Unix tool stopped by Ctrl-C (SIGINT) reports."""
 EXIT_CLOSED_PIPE = 128 + 13
 """What a Unix tool killed by SIGPIPE reports: the reader went away (``| head``)."""
+
+EXIT_STATUS_HELP = """\
+exit status (the same for every command):
+  0    done
+  1    a checked condition does not hold (verify --require-disclosure: no AI disclosure)
+  2    usage error
+  3    some inputs could not be processed (unreadable, failed, or a bad --cert/--store);
+       wins over 1
+  130  interrupted (Ctrl-C)
+  141  stdout's reader went away (| head); a mark batch still finishes
+"""
 
 FORMATTER = argparse.RawDescriptionHelpFormatter
 """Keeps the hand-wrapped examples of each command's epilog as written."""
@@ -69,6 +88,37 @@ def expand(arguments: Iterable[str]) -> list[Input]:
     return found
 
 
+def add_jobs_option(parser: argparse.ArgumentParser, what: str) -> None:
+    """Add ``--jobs/-j N``: worker processes, 0 for one per CPU.
+
+    Example:
+        >>> import argparse
+        >>> from aiwatermark.cli._common import add_jobs_option
+        >>> parser = argparse.ArgumentParser()
+        >>> add_jobs_option(parser, "images marked in parallel")
+        >>> parser.parse_args(["-j", "4"]).jobs
+        4
+    """
+    parser.add_argument(
+        "--jobs",
+        "-j",
+        type=_job_count,
+        default=1,
+        metavar="N",
+        help=f"{what} (worker processes; 0 = one per CPU; default 1)",
+    )
+
+
+def _job_count(text: str) -> int:
+    try:
+        jobs = int(text)
+    except ValueError:
+        jobs = -1
+    if jobs < 0:
+        raise argparse.ArgumentTypeError(f"expected a number of processes, got {text!r}")
+    return jobs
+
+
 def env_key(key: str | None) -> str | None:
     """The watermark key: ``--key`` when given, else ``$AIWATERMARK_KEY`` (None when unset).
 
@@ -81,14 +131,21 @@ def env_key(key: str | None) -> str | None:
 
 
 __all__ = [
-    "EXIT_FAILED",
+    "EXIT_CHECK_FAILED",
+    "EXIT_CLOSED_PIPE",
+    "EXIT_INPUT_FAILED",
+    "EXIT_INTERRUPTED",
     "EXIT_OK",
+    "EXIT_STATUS_HELP",
     "EXIT_USAGE",
     "FORMATTER",
     "Input",
     "UsageError",
+    "add_jobs_option",
+    "emit",
     "env_key",
     "expand",
+    "silence_stdout",
 ]
 
 

@@ -115,7 +115,7 @@ def run_show(args: argparse.Namespace) -> int:
     Example:
         >>> from aiwatermark.cli import main
         >>> main(["likeness", "show", "nobody-2026", "--store", "/tmp/empty-store.db"])
-        1
+        3
     """
     registry = _registry(args.store)
     versions = registry.versions(args.consent_ref)
@@ -155,7 +155,7 @@ def run_revoke(args: argparse.Namespace) -> int:
         >>> from aiwatermark.cli import main
         >>> main(["likeness", "revoke", "nobody-2026", "--reason", "x",
         ...       "--store", "/tmp/empty-store.db"])
-        1
+        3
     """
     revocation = _registry(args.store).revoke(args.consent_ref, args.reason)
     emit(f"consent {revocation.consent_ref} withdrawn on {revocation.revoked}")

@@ -3,35 +3,36 @@
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
-import multiprocessing
-import os
 import sys
-from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
 
 from PIL import Image
 
 from .. import _pipeline, consent, imageio, keys, visible
-from ..errors import AiWatermarkError, InvalidArgumentError
+from .._batch import ItemResult, mark_many
+from .._pipeline import MarkResult
+from ..errors import AiWatermarkError, BatchStoppedError, InvalidArgumentError
 from ._common import (
-    EXIT_FAILED,
+    EXIT_INPUT_FAILED,
+    EXIT_INTERRUPTED,
     EXIT_OK,
+    EXIT_STATUS_HELP,
     FORMATTER,
     Input,
     UsageError,
+    add_jobs_option,
     emit,
     env_key,
     expand,
 )
+from ._progress import ProgressBar
 
 _MARKABLE_SUFFIXES = {
     suffix for suffix, fmt in imageio.SUFFIX_FORMATS.items() if fmt in _pipeline.MARKABLE_FORMATS
 }
 
-EPILOG = """\
+EPILOG = (
+    """\
 examples:
   aiwatermark mark render.png -o render-marked.png
   aiwatermark mark renders/ --out-dir marked/ --generator "SDXL 1.0" --jobs 4
@@ -42,8 +43,13 @@ examples:
 
 INPUT may be files, folders (searched recursively for .jpg/.png/.webp/...) or glob
 patterns (quote them to let aiwatermark expand "**"). A file that fails is listed at the
-end and does not stop the batch; the exit status is 1 if any file failed.
+end and does not stop the batch. Ctrl-C lets the images in progress finish (Ctrl-C again
+abandons them, leaving no partial file) and lists every output written; run the same
+command with --skip-existing to finish the batch.
+
 """
+    + EXIT_STATUS_HELP
+)
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -76,6 +82,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help='visible label text (default: "AI-generated")',
     )
     text.add_argument("--no-label", action="store_true", help="no visible label")
+    mark.add_argument(
+        "--font",
+        metavar="FILE",
+        help="a .ttf/.otf/.ttc to draw the label in (for scripts the bundled font lacks)",
+    )
     mark.add_argument("--no-watermark", action="store_true", help="no invisible watermark")
     mark.add_argument("--no-c2pa", action="store_true", help="no C2PA Content Credentials")
     mark.add_argument(
@@ -110,101 +121,28 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         metavar="REASON",
         help="mark although the consent check fails; the reason is signed into the manifest",
     )
-    mark.add_argument(
-        "--jobs",
-        "-j",
-        type=int,
-        default=1,
-        metavar="N",
-        help="images marked in parallel (0 = one per CPU; default 1)",
-    )
-    mark.add_argument(
+    add_jobs_option(mark, "images marked in parallel")
+    existing = mark.add_mutually_exclusive_group()
+    existing.add_argument(
         "--overwrite",
         action="store_true",
         help="replace existing outputs (and inputs, when written in place)",
     )
+    existing.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="leave inputs whose output exists alone: resumes an interrupted batch",
+    )
     mark.set_defaults(run=run)
 
 
-class _Progress:
-    """A one-line progress bar on stderr, drawn only when stderr is a terminal."""
-
-    def __init__(self, total: int, stream: TextIO) -> None:
-        self._total, self._done, self._stream = total, 0, stream
-        self._active = stream.isatty() and total > 1
-
-    def advance(self, name: str) -> None:
-        self._done += 1
-        if self._active:
-            width = 30
-            filled = width * self._done // self._total
-            bar = "#" * filled + "-" * (width - filled)
-            self._stream.write(f"\r\033[K[{bar}] {self._done}/{self._total} {name[-40:]}")
-            self._stream.flush()
-
-    def clear(self) -> None:
-        if self._active:
-            self._stream.write("\r\033[K")
-            self._stream.flush()
-
-
-@dataclass(frozen=True)
-class _MarkOptions:
-    """Everything a worker process needs to mark one image (picklable)."""
-
-    label: str | None
-    watermark: bool
-    c2pa: bool
-    generator: str | None
-    cert: str | None
-    private_key: str | None
-    key: str | None
-    likeness: consent.Use | None
-    overwrite: bool
-    store: str | None = None
-    consent_override: str | None = None
-
-
-_signers: dict[tuple[str | None, str | None], keys.Signer] = {}
-
-
-def _signer_for(options: _MarkOptions) -> keys.Signer | bool:
-    if not options.c2pa:
+def _signer(args: argparse.Namespace) -> keys.Signer | bool | None:
+    """Load the signer once, here, so a bad certificate is one error, not one per file."""
+    if args.no_c2pa:
         return False
-    cache_key = (options.cert, options.private_key)
-    if cache_key not in _signers:
-        if options.cert and options.private_key:
-            _signers[cache_key] = keys.Signer.from_files(options.cert, options.private_key)
-        else:
-            _signers[cache_key] = keys.dev_signer()
-    return _signers[cache_key]
-
-
-def _mark_one(src: Path, dst: Path, options: _MarkOptions) -> tuple[str | None, str]:
-    """Mark one file; returns (content ID, layers) or raises AiWatermarkError."""
-    result = _pipeline.mark(
-        src,
-        dst,
-        label=options.label,
-        watermark=options.watermark,
-        key=options.key,
-        signer=_signer_for(options),
-        generator=options.generator,
-        likeness=options.likeness,
-        consent_override=options.consent_override,
-        overwrite=options.overwrite,
-        store=options.store,
-    )
-    return result.content_id, "+".join(result.layers)
-
-
-def _mark_one_safely(src: Path, dst: Path, options: _MarkOptions) -> tuple[str | None, str]:
-    try:
-        return _mark_one(src, dst, options)
-    except AiWatermarkError:
-        raise
-    except Exception as exc:  # one odd file must not take the batch down
-        raise AiWatermarkError(f"{imageio.describe(src)}: unexpected error: {exc!r}") from None
+    if args.cert and args.private_key:
+        return keys.Signer.from_files(args.cert, args.private_key)
+    return None  # the development identity, created once by mark_many
 
 
 _USE_OPTIONS = ("licensee", "purpose", "medium", "region")
@@ -229,12 +167,13 @@ def _likeness_use(args: argparse.Namespace) -> consent.Use | None:
         raise UsageError(f"--likeness: {exc}") from None
 
 
-def _check_label(text: str) -> None:
+def _check_label(text: str, font: str | None) -> None:
     """Reject a label that cannot be drawn once, before every file fails for it."""
     try:
-        visible.add_label(Image.new("RGB", (1024, 1024), "grey"), text)
+        visible.add_label(Image.new("RGB", (1024, 1024), "grey"), text, font=font)
     except InvalidArgumentError as exc:
-        raise UsageError(f"--label {text!r}: {exc}") from None
+        hint = str(exc).replace("pass font=", "pass --font")
+        raise UsageError(f"--label {text!r}: {hint}") from None
 
 
 def _destinations(
@@ -263,87 +202,118 @@ def _destinations(
 
 
 def run(args: argparse.Namespace) -> int:
-    """Mark every INPUT as ``args`` says; 1 when any file failed.
+    """Mark every INPUT as ``args`` says; 3 when any file failed, 130 after Ctrl-C.
 
     Example:
         >>> from aiwatermark.cli import main
         >>> main(["mark", "no-such-file.jpg", "-o", "out.jpg", "--no-c2pa"])
-        1
+        3
     """
     if bool(args.cert) != bool(args.private_key):
         raise UsageError("--cert and --private-key go together; give both or neither")
     if args.no_c2pa and args.cert:
         raise UsageError("--no-c2pa turns signing off; drop --cert/--private-key")
-    options = _MarkOptions(
-        label=None if args.no_label else args.label,
-        watermark=not args.no_watermark,
-        c2pa=not args.no_c2pa,
-        generator=args.generator,
-        cert=args.cert,
-        private_key=args.private_key,
-        key=env_key(args.key),
-        likeness=_likeness_use(args),
-        overwrite=args.overwrite,
-        store=args.store,
-        consent_override=args.consent_override,
-    )
-    if options.label is not None:
-        _check_label(options.label)
+    label = None if args.no_label else args.label
+    if label is not None:
+        _check_label(label, args.font)
+    likeness = _likeness_use(args)
     plan = _destinations(expand(args.inputs), args.output, args.out_dir)
-    # Load or create the signer once, here, so a bad certificate is one error (not one per
-    # file) and parallel workers never race to create the development identity.
-    _signer_for(options)
+    signer = _signer(args)
 
     failures: list[tuple[Path, str]] = [(i.path, err) for i, _, err in plan if err]
-    todo = [(i.path, dst) for i, dst, err in plan if err is None and dst is not None]
-    progress = _Progress(len(todo), sys.stderr)
-    done = 0
-
-    def report(src: Path, dst: Path, outcome: tuple[str | None, str] | str) -> None:
-        nonlocal done
-        progress.clear()
-        if isinstance(outcome, str):
-            failures.append((src, outcome))
+    todo: list[tuple[Path, Path]] = []
+    skipped = 0
+    for item, dst, err in plan:
+        if err is not None or dst is None:
+            continue
+        if args.skip_existing and dst.exists():
+            skipped += 1  # written by an earlier run: complete, since every write is atomic
         else:
-            done += 1
-            content_id, layers = outcome
-            # A reader that went away (| head) stops the listing, never the batch.
-            emit(f"{dst}  content-id={content_id or '-'}  layers={layers}")
-        progress.advance(src.name)
+            todo.append((item.path, dst))
 
-    jobs = args.jobs if args.jobs > 0 else (os.cpu_count() or 1)
-    if jobs == 1 or len(todo) <= 1:
-        for src, dst in todo:
+    progress = ProgressBar(len(todo), "image")
+    written = failed = 0
+
+    def report(item: ItemResult[MarkResult]) -> None:
+        nonlocal written, failed
+        src, dst = item.source, item.destination
+        assert isinstance(src, Path) and dst is not None
+        if isinstance(item.error, BatchStoppedError):
+            # Its partial output is gone, and --skip-existing will mark it; with --overwrite
+            # a file there may be the old one, so it cannot count as written.
+            if args.overwrite or not dst.exists():
+                return
+            # Terminated between its atomic rename and its report: complete all the same.
+            line = f"{dst}  content-id=-  layers=-"
+        elif item.error is not None:
+            failed += 1
+            failures.append((src, str(item.error)))
+            return
+        else:
+            assert item.result is not None
+            line = (
+                f"{dst}  content-id={item.result.content_id or '-'}  "
+                f"layers={'+'.join(item.result.layers)}"
+            )
+        written += 1
+        with progress.above():
+            emit(line)  # a reader that went away (| head) stops the listing, never the batch
+
+    interrupted = False
+    with mark_many(
+        todo,
+        jobs=args.jobs,
+        ordered=False,
+        progress=progress.update,
+        label=label,
+        font=args.font,
+        watermark=not args.no_watermark,
+        key=env_key(args.key),
+        signer=signer,
+        generator=args.generator,
+        likeness=likeness,
+        consent_override=args.consent_override,
+        store=args.store,
+        overwrite=args.overwrite,
+    ) as batch:
+        try:
+            for outcome in batch:
+                report(outcome)
+        except KeyboardInterrupt:
+            interrupted = True
+            with progress.above():
+                print(
+                    "aiwatermark: interrupted; letting the images in progress finish "
+                    "(Ctrl-C again to abandon them)",
+                    file=sys.stderr,
+                )
+            batch.stop()
             try:
-                report(src, dst, _mark_one_safely(src, dst, options))
-            except AiWatermarkError as exc:
-                report(src, dst, str(exc))
-    else:
-        # spawn, not fork: the C2PA library's native threads do not survive a fork.
-        context = multiprocessing.get_context("spawn")
-        with concurrent.futures.ProcessPoolExecutor(min(jobs, len(todo)), context) as pool:
-            futures = {
-                pool.submit(_mark_one_safely, src, dst, options): (src, dst) for src, dst in todo
-            }
-            for future in concurrent.futures.as_completed(futures):
-                src, dst = futures[future]
-                try:
-                    report(src, dst, future.result())
-                except AiWatermarkError as exc:
-                    report(src, dst, str(exc))
-                except BrokenProcessPool:
-                    report(src, dst, f"{imageio.describe(src)}: worker process crashed")
-    progress.clear()
+                for outcome in batch:
+                    report(outcome)
+            except KeyboardInterrupt:
+                batch.close()  # terminates them and removes their partial outputs
+                for outcome in batch:
+                    report(outcome)
+    progress.close()
 
-    total = len(plan)
     target = args.output or args.out_dir
-    print(f"aiwatermark: marked {done} of {total} image(s) into {target}", file=sys.stderr)
+    done = f"marked {written} of {len(plan)} image(s) into {target}"
+    if skipped:
+        done += f"; {skipped} skipped, their outputs already exist"
+    print(f"aiwatermark: {done}", file=sys.stderr)
     if failures:
         print(f"aiwatermark: {len(failures)} failed:", file=sys.stderr)
         for src, message in failures:
             print(f"  {src}: {_without_name(message, src)}", file=sys.stderr)
-        return EXIT_FAILED
-    return EXIT_OK
+    if interrupted:
+        print(
+            f"aiwatermark: interrupted: {len(todo) - written - failed} image(s) not marked "
+            "(every output written is listed above); run again with --skip-existing to finish",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    return EXIT_INPUT_FAILED if failures else EXIT_OK
 
 
 def _without_name(message: str, src: Path) -> str:

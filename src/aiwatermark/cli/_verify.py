@@ -6,19 +6,35 @@ import argparse
 import json
 import sys
 
-from .. import _pipeline, imageio
-from ..errors import AiWatermarkError
-from ._common import EXIT_CLOSED_PIPE, EXIT_FAILED, EXIT_OK, FORMATTER, emit, env_key, expand
+from .. import imageio
+from .._batch import verify_many
+from ._common import (
+    EXIT_CHECK_FAILED,
+    EXIT_CLOSED_PIPE,
+    EXIT_INPUT_FAILED,
+    EXIT_OK,
+    EXIT_STATUS_HELP,
+    FORMATTER,
+    add_jobs_option,
+    emit,
+    env_key,
+    expand,
+)
+from ._progress import ProgressBar
 
-EPILOG = """\
+EPILOG = (
+    """\
 examples:
   aiwatermark verify marked.jpg
   aiwatermark verify downloads/*.jpg --json > report.jsonl
+  aiwatermark verify uploads/ --jobs 4 --json > report.jsonl
   aiwatermark verify upload.jpg --require-disclosure --trust-anchors anchors.pem
 
-Exit status 1 if a file cannot be read, or with --require-disclosure when a file carries no
-AI disclosure in any layer.
+Reports come in the order of the FILEs, whatever --jobs is.
+
 """
+    + EXIT_STATUS_HELP
+)
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -66,53 +82,71 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         '"AI-generated")',
     )
     verify.add_argument(
+        "--font",
+        metavar="FILE",
+        help="the font the label was drawn in, if mark was given one (--font)",
+    )
+    verify.add_argument(
         "--require-disclosure",
         action="store_true",
         help="exit 1 when a file carries no AI disclosure",
     )
+    add_jobs_option(verify, "images verified in parallel")
     verify.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Verify every FILE as ``args`` says; 1 when one cannot be read (or lacks a disclosure
-    that ``--require-disclosure`` asks for).
+    """Verify every FILE as ``args`` says; 3 when one cannot be read, 1 when one lacks a
+    disclosure that ``--require-disclosure`` asks for.
 
     Example:
         >>> from aiwatermark.cli import main
         >>> main(["verify", "no-such-file.jpg"])
-        1
+        3
     """
     status = EXIT_OK
-    key = env_key(args.key)
-    for item in expand(args.inputs):
-        name = str(item.path)
-        try:
-            if item.error:
-                raise AiWatermarkError(f"{imageio.describe(name)}: {item.error}")
-            report = _pipeline.verify(
-                item.path,
-                key=key,
-                trust_anchors=args.trust_anchors,
-                store=args.store,
-                label=args.label,
-            )
-        except AiWatermarkError as exc:
-            status = EXIT_FAILED
-            print(f"aiwatermark: {exc}", file=sys.stderr)
-            if args.json and not emit(json.dumps({"file": name, "error": str(exc)})):
-                return EXIT_CLOSED_PIPE
-            continue
-        # `aiwatermark serve`'s POST /verify answers with this same object.
-        line = (
-            json.dumps({"file": name, **report.to_dict()})
-            if args.json
-            else f"{name}\n{_indent(report.summary())}\n"
-        )
-        if not emit(line):
-            return EXIT_CLOSED_PIPE  # the reader went away (| head): stop quietly, as Unix tools do
-        if args.require_disclosure and report.ai_generated is not True:
-            status = EXIT_FAILED
-            print(f"aiwatermark: {name!r} carries no AI disclosure", file=sys.stderr)
+    inputs = expand(args.inputs)
+    readable = [item.path for item in inputs if item.error is None]
+    progress = ProgressBar(len(readable), "image")
+    with verify_many(
+        readable,
+        jobs=args.jobs,
+        progress=progress.update,
+        key=env_key(args.key),
+        trust_anchors=args.trust_anchors,
+        store=args.store,
+        label=args.label,
+        font=args.font,
+    ) as batch:
+        # In input order: the batch is ordered, and inputs that expanded to nothing slot in.
+        for item in inputs:
+            if item.error is None:
+                result = next(batch)
+                name, report = str(result.source), result.result
+                error = None if result.error is None else str(result.error)
+            else:
+                name, report = str(item.path), None
+                error = f"{imageio.describe(name)}: {item.error}"
+            with progress.above():
+                if error is not None:
+                    status = EXIT_INPUT_FAILED
+                    print(f"aiwatermark: {error}", file=sys.stderr)
+                    line = json.dumps({"file": name, "error": error}) if args.json else None
+                else:
+                    assert report is not None
+                    # `aiwatermark serve`'s POST /verify answers with this same object.
+                    line = (
+                        json.dumps({"file": name, **report.to_dict()})
+                        if args.json
+                        else f"{name}\n{_indent(report.summary())}\n"
+                    )
+                if line is not None and not emit(line):
+                    # The reader went away (| head): stop quietly, as Unix tools do.
+                    return EXIT_CLOSED_PIPE
+                if report is not None and args.require_disclosure and not report.ai_generated:
+                    status = max(status, EXIT_CHECK_FAILED)
+                    print(f"aiwatermark: {name!r} carries no AI disclosure", file=sys.stderr)
+    progress.close()
     return status
 
 

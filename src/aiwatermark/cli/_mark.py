@@ -90,6 +90,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     mark.add_argument("--cert", metavar="PEM", help="signing certificate chain (PEM)")
     mark.add_argument("--private-key", metavar="PEM", help="private key of --cert (PEM)")
     mark.add_argument(
+        "--tsa-url",
+        metavar="URL",
+        help="RFC 3161 timestamp authority for the C2PA signature, so it verifies after the "
+        "certificate expires (marking fails if the TSA gives no timestamp)",
+    )
+    mark.add_argument(
         "--key",
         metavar="SECRET",
         help="watermark key (default: $AIWATERMARK_KEY, else the public key)",
@@ -163,20 +169,23 @@ class _MarkOptions:
     overwrite: bool
     store: str | None = None
     consent_override: str | None = None
+    tsa_url: str | None = None
 
 
-_signers: dict[tuple[str | None, str | None], keys.Signer] = {}
+_signers: dict[tuple[str | None, str | None, str | None], keys.Signer] = {}
 
 
 def _signer_for(options: _MarkOptions) -> keys.Signer | bool:
     if not options.c2pa:
         return False
-    cache_key = (options.cert, options.private_key)
+    cache_key = (options.cert, options.private_key, options.tsa_url)
     if cache_key not in _signers:
         if options.cert and options.private_key:
-            _signers[cache_key] = keys.Signer.from_files(options.cert, options.private_key)
+            _signers[cache_key] = keys.Signer.from_files(
+                options.cert, options.private_key, tsa_url=options.tsa_url
+            )
         else:
-            _signers[cache_key] = keys.dev_signer()
+            _signers[cache_key] = keys.dev_signer(tsa_url=options.tsa_url)
     return _signers[cache_key]
 
 
@@ -274,6 +283,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--cert and --private-key go together; give both or neither")
     if args.no_c2pa and args.cert:
         raise UsageError("--no-c2pa turns signing off; drop --cert/--private-key")
+    if args.no_c2pa and args.tsa_url:
+        raise UsageError("--no-c2pa turns signing off, so nothing would be timestamped")
     options = _MarkOptions(
         label=None if args.no_label else args.label,
         watermark=not args.no_watermark,
@@ -286,6 +297,7 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         store=args.store,
         consent_override=args.consent_override,
+        tsa_url=args.tsa_url,
     )
     if options.label is not None:
         _check_label(options.label)

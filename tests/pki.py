@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from aiwatermark import keys
+from tsa import TSACredential
 
 ALGS: dict[str, Callable[[], Any]] = {
     "es256": lambda: ec.generate_private_key(ec.SECP256R1()),
@@ -68,8 +69,8 @@ class Identity:
     private_key: Any
     alg: str = "es256"
 
-    def signer(self) -> keys.Signer:
-        return keys.Signer.from_files(self.chain, self.key, alg=self.alg)
+    def signer(self, tsa_url: str | None = None) -> keys.Signer:
+        return keys.Signer.from_files(self.chain, self.key, alg=self.alg, tsa_url=tsa_url)
 
 
 @dataclass(frozen=True)
@@ -125,30 +126,20 @@ class TestCA:
         ca: bool = False,
         eku: bool = True,
         include_root: bool = True,
+        not_before: dt.datetime | None = None,
+        not_after: dt.datetime | None = None,
     ) -> Identity:
         """A signing certificate for ``common_name``, written as ``<name>-chain.pem``/``-key.pem``.
 
         The defaults give the C2PA certificate profile; ``expired``, ``ca`` and ``eku=False``
-        break it one way each, for tests of the profile check.
+        break it one way each, for tests of the profile check. ``not_before``/``not_after``
+        set the validity exactly (e.g. a certificate that expires during a test).
         """
         now = dt.datetime.now(dt.timezone.utc)
         key = ALGS[alg]()
+        start = now - dt.timedelta(days=10 if expired else 1)
         end = now - dt.timedelta(days=1) if expired else now + dt.timedelta(days=30)
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(_name(common_name, self.organization))
-            .issuer_name(self.root_cert.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=10 if expired else 1))
-            .not_valid_after(end)
-            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-            .add_extension(_key_usage(issues_certificates=ca), critical=True)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.root_key.public_key()),
-                critical=False,
-            )
-        )
+        builder = self._builder(common_name, key, not_before or start, not_after or end, ca)
         if eku:
             builder = builder.add_extension(
                 x509.ExtendedKeyUsage([ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False
@@ -164,3 +155,51 @@ class TestCA:
             key.private_bytes(_PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
         )
         return Identity(chain, key_path, key, alg)
+
+    def issue_tsa(
+        self,
+        common_name: str = "Test TSA",
+        *,
+        not_before: dt.datetime | None = None,
+        not_after: dt.datetime | None = None,
+        time_stamping: bool = True,
+    ) -> TSACredential:
+        """A time-stamping certificate (RFC 3161 §2.3: the only EKU is id-kp-timeStamping,
+        critical) and its key, valid from yesterday for 30 days unless told otherwise.
+
+        ``time_stamping=False`` gives it emailProtection instead, for the test that a
+        certificate not meant for time-stamping is refused.
+        """
+        usage = ExtendedKeyUsageOID.TIME_STAMPING
+        if not time_stamping:
+            usage = ExtendedKeyUsageOID.EMAIL_PROTECTION
+        now = dt.datetime.now(dt.timezone.utc)
+        key = ec.generate_private_key(ec.SECP256R1())
+        start = not_before or now - dt.timedelta(days=1)
+        cert = (
+            self._builder(common_name, key, start, not_after or now + dt.timedelta(days=30))
+            .add_extension(x509.ExtendedKeyUsage([usage]), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+            .sign(self.root_key, hashes.SHA256())
+        )
+        return TSACredential((cert, self.root_cert), key)
+
+    def _builder(
+        self, common_name: str, key: Any, start: dt.datetime, end: dt.datetime, ca: bool = False
+    ) -> x509.CertificateBuilder:
+        """What every certificate this CA issues has in common."""
+        return (
+            x509.CertificateBuilder()
+            .subject_name(_name(common_name, self.organization))
+            .issuer_name(self.root_cert.subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(start)
+            .not_valid_after(end)
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+            .add_extension(_key_usage(issues_certificates=ca), critical=True)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.root_key.public_key()),
+                critical=False,
+            )
+        )

@@ -15,7 +15,10 @@ Private-key files must not be readable by other users: a world-readable key rais
 never appears in a ``repr``.
 
 An RFC 3161 timestamp authority (``tsa_url``) is off by default; with it, signing contacts
-that URL (the only network access aiwatermark makes).
+that URL (the only network access aiwatermark makes), and the manifest stays verifiable after
+the certificate expires for readers who trust that authority. A TSA that cannot be reached or
+answers anything but a valid timestamp makes signing fail with
+:class:`~aiwatermark.SigningError`: nothing is signed without the timestamp asked for.
 
 For trying things out, :func:`init_dev_identity` makes a local development CA and signing
 certificate (Organization ``aiwatermark development (not trusted)``) and :func:`dev_signer`
@@ -604,12 +607,13 @@ def _restore_signer(
     return Signer(chain_pem, alg, tsa_url, key_pem=key_pem, sign_fn=sign_fn)
 
 
-def dev_signer(directory: PathLike | None = None) -> Signer:
+def dev_signer(directory: PathLike | None = None, *, tsa_url: str | None = None) -> Signer:
     """The development signer, creating the identity on first use (one notice on stderr).
 
     For tests and demos only: anything it signs verifies as intact but is reported as
     "development certificate — not trusted". An expired development certificate is
-    replaced automatically.
+    replaced automatically. ``tsa_url`` is an RFC 3161 timestamp authority, as for
+    :class:`Signer`.
 
     Example:
         >>> import tempfile
@@ -624,15 +628,16 @@ def dev_signer(directory: PathLike | None = None) -> Signer:
             "(not trusted; use your own certificate for real content)",
             file=sys.stderr,
         )
+    tsa_url = _check_tsa(tsa_url)  # a bad URL must not pass for an expired identity below
     try:
-        return Signer.from_files(identity.cert_chain, identity.private_key)
+        return Signer.from_files(identity.cert_chain, identity.private_key, tsa_url=tsa_url)
     except SigningError:
         identity = init_dev_identity(directory, force=True)
         print(
             f"aiwatermark: renewed the expired development identity in {identity.directory}",
             file=sys.stderr,
         )
-        return Signer.from_files(identity.cert_chain, identity.private_key)
+        return Signer.from_files(identity.cert_chain, identity.private_key, tsa_url=tsa_url)
 
 
 __all__ = [

@@ -219,7 +219,14 @@ def _manifest_evidence(
         state = "INVALID: " + (problems[0] if problems else "does not verify")
     else:
         state = "intact"
-    return f"C2PA ({where}): {kind}{generator}; signed by {_signer_text(report, trusted)}; {state}"
+    signed = f"signed by {_signer_text(report, trusted)}"
+    if report.timestamped and report.signing_time is not None:
+        tsa = report.timestamp_authority or "an unnamed authority"
+        signed += (
+            f"; timestamped {report.signing_time.isoformat()} by {tsa} "
+            f"(TSA {'trusted' if report.timestamp_trusted else 'NOT trusted'})"
+        )
+    return f"C2PA ({where}): {kind}{generator}; {signed}; {state}"
 
 
 def _source_name(report: ProvenanceReport) -> str:

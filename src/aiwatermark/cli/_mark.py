@@ -101,6 +101,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     mark.add_argument("--cert", metavar="PEM", help="signing certificate chain (PEM)")
     mark.add_argument("--private-key", metavar="PEM", help="private key of --cert (PEM)")
     mark.add_argument(
+        "--tsa-url",
+        metavar="URL",
+        help="RFC 3161 timestamp authority for the C2PA signature, so it verifies after the "
+        "certificate expires (marking fails if the TSA gives no timestamp)",
+    )
+    mark.add_argument(
         "--key",
         metavar="SECRET",
         help="watermark key (default: $AIWATERMARK_KEY, else the public key)",
@@ -141,7 +147,9 @@ def _signer(args: argparse.Namespace) -> keys.Signer | bool | None:
     if args.no_c2pa:
         return False
     if args.cert and args.private_key:
-        return keys.Signer.from_files(args.cert, args.private_key)
+        return keys.Signer.from_files(args.cert, args.private_key, tsa_url=args.tsa_url)
+    if args.tsa_url:
+        return keys.dev_signer(tsa_url=args.tsa_url)
     return None  # the development identity, created once by mark_many
 
 
@@ -213,6 +221,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--cert and --private-key go together; give both or neither")
     if args.no_c2pa and args.cert:
         raise UsageError("--no-c2pa turns signing off; drop --cert/--private-key")
+    if args.no_c2pa and args.tsa_url:
+        raise UsageError("--no-c2pa turns signing off, so nothing would be timestamped")
     label = None if args.no_label else args.label
     if label is not None:
         _check_label(label, args.font)

@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 UNTRUSTED = "signingCredential.untrusted"
+EXPIRED = "signingCredential.expired"
+# signingCredential.expired after a trusted timestamp: the certificate was checked at the
+# timestamp's time, so the usual "no timestamp" explanation would be wrong.
+EXPIRED_AT_TIMESTAMP = (
+    "the signing certificate was not valid (expired or not yet valid) at the time its "
+    "trusted RFC 3161 timestamp records"
+)
 DEV_IDENTITY = "aiwatermark.devIdentity"
 UNREADABLE = "aiwatermark.manifestUnreadable"
 LIKENESS_MALFORMED = "aiwatermark.likenessMalformed"
@@ -51,7 +58,10 @@ _PLAIN = {
     ),
     "signingCredential.invalid": "the signing certificate is invalid or malformed",
     "signingCredential.revoked": "the signing certificate has been revoked",
-    "signingCredential.expired": "the signing certificate had expired",
+    EXPIRED: (
+        "the signing certificate has expired (or is not yet valid), and no timestamp from a "
+        "trusted timestamp authority shows the image was signed while it was valid"
+    ),
     "signingCredential.ocsp.revoked": "the signing certificate has been revoked (OCSP)",
     "algorithm.unsupported": "the manifest uses a signature or hash algorithm C2PA does not allow",
     "algorithm.deprecated": "the manifest uses a deprecated algorithm",
@@ -59,6 +69,8 @@ _PLAIN = {
     "timeStamp.malformed": "the timestamp is malformed",
     "timeStamp.outsideValidity": "the timestamp authority's certificate was not valid",
     "timeStamp.untrusted": "the timestamp authority is not trusted",
+    "timeStamp.validated": "the RFC 3161 timestamp matches the signature",
+    "timeStamp.trusted": "the timestamp authority chains to a trust anchor",
     "manifest.inaccessible": "the manifest cannot be read",
     "manifest.missing": "a manifest the store refers to is missing",
     "manifest.multipleParents": "the manifest claims more than one parent ingredient",

@@ -36,6 +36,7 @@ TrustAnchors = Union[str, "os.PathLike[str]", bytes]
 """PEM text/bytes of trusted root certificates, or the path of a PEM file."""
 
 _AI_ACTIONS = ("c2pa.created", "c2pa.edited", "c2pa.opened")
+_TSA_TRUSTED = "timeStamp.trusted"
 
 
 @dataclass(frozen=True)
@@ -160,8 +161,13 @@ class ProvenanceReport:
     signer: SignerInfo | None = None
     signing_time: dt.datetime | None = None
     timestamped: bool = False
-    """True when ``signing_time`` comes from an RFC 3161 timestamp, False when the signer
-    only claims it (the time written into the actions)."""
+    """True when ``signing_time`` comes from an RFC 3161 timestamp that matches the
+    signature, False when the signer only claims it (the time written into the actions)."""
+    timestamp_trusted: bool = False
+    """True when that timestamp's authority chains to the trust anchors given: only then does
+    c2pa check the signing certificate's validity at the timestamp's time instead of now."""
+    timestamp_authority: str | None = None
+    """The timestamp authority's certificate, ``CN (O), issued by ISSUER``."""
     title: str | None = None
     claim_generator: str | None = None
     generator: str | None = None
@@ -241,6 +247,23 @@ class ProvenanceReport:
             return False  # "Valid" is c2pa's word for intact but not trusted
         return not codes & _codes.NOT_TAMPER
 
+    @property
+    def time_source(self) -> str:
+        """Where ``signing_time`` comes from, in words.
+
+        Example:
+            >>> from aiwatermark.provenance import ProvenanceReport
+            >>> ProvenanceReport(present=True, timestamped=True, timestamp_trusted=True,
+            ...                  timestamp_authority="Example TSA").time_source
+            'RFC 3161 timestamp by Example TSA, a trusted timestamp authority'
+        """
+        if not self.timestamped:
+            return "claimed by the signer, no timestamp"
+        tsa = self.timestamp_authority or "an unnamed timestamp authority"
+        if self.timestamp_trusted:
+            return f"RFC 3161 timestamp by {tsa}, a trusted timestamp authority"
+        return f"RFC 3161 timestamp by {tsa}, a timestamp authority that is NOT trusted"
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict of every field (bytes as hex, dates as ISO 8601).
 
@@ -260,6 +283,8 @@ class ProvenanceReport:
             "signer": self.signer.to_dict() if self.signer else None,
             "signing_time": self.signing_time.isoformat() if self.signing_time else None,
             "timestamped": self.timestamped,
+            "timestamp_trusted": self.timestamp_trusted,
+            "timestamp_authority": self.timestamp_authority,
             "title": self.title,
             "claim_generator": self.claim_generator,
             "generator": self.generator,
@@ -301,8 +326,7 @@ class ProvenanceReport:
                 who += " [development certificate — not trusted]"
             lines.append(f"  signer: {who}")
         if self.signing_time:
-            how = "timestamped" if self.timestamped else "claimed by the signer, no timestamp"
-            lines.append(f"  signed: {self.signing_time.isoformat()} ({how})")
+            lines.append(f"  signed: {self.signing_time.isoformat()} ({self.time_source})")
         source_type = (self.digital_source_type or "").rsplit("/", 1)[-1] or "not stated"
         made_by = f" by {self.generator}" if self.generator else ""
         if self.generator and self.generator_version:
@@ -374,21 +398,29 @@ def _parse_time(value: object) -> dt.datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
 
 
-def _signer_info(manifest: Mapping[str, Any], crjson: Mapping[str, Any]) -> SignerInfo | None:
-    info = manifest.get("signature_info") or {}
-    subject: Mapping[str, Any] = {}
-    issuer: Mapping[str, Any] = {}
+def _crjson_signature(manifest: Mapping[str, Any], crjson: Mapping[str, Any]) -> Mapping[str, Any]:
     for entry in crjson.get("manifests") or ():
         if isinstance(entry, Mapping) and entry.get("label") == manifest.get("label"):
-            certificate = (entry.get("signature") or {}).get("certificateInfo") or {}
-            subject = certificate.get("subject") or {}
-            issuer = certificate.get("issuer") or {}
+            signature = entry.get("signature")
+            return signature if isinstance(signature, Mapping) else {}
+    return {}
+
+
+def _name_text(name: Mapping[str, Any], fallback: str | None = None) -> str | None:
+    common, organization = name.get("CN"), name.get("O") or fallback
+    if common and organization and organization != common:
+        return f"{common} ({organization})"
+    return common or organization
+
+
+def _signer_info(manifest: Mapping[str, Any], crjson: Mapping[str, Any]) -> SignerInfo | None:
+    info = manifest.get("signature_info") or {}
+    certificate = _crjson_signature(manifest, crjson).get("certificateInfo") or {}
+    subject: Mapping[str, Any] = certificate.get("subject") or {}
+    issuer: Mapping[str, Any] = certificate.get("issuer") or {}
     if not info and not subject:
         return None
-    issuer_cn, issuer_o = issuer.get("CN"), issuer.get("O") or info.get("issuer")
-    issuer_text = issuer_cn or issuer_o
-    if issuer_cn and issuer_o and issuer_o != issuer_cn:
-        issuer_text = f"{issuer_cn} ({issuer_o})"
+    issuer_text = _name_text(issuer, info.get("issuer"))
     alg = info.get("alg")
     return SignerInfo(
         common_name=subject.get("CN") or info.get("common_name"),
@@ -399,6 +431,20 @@ def _signer_info(manifest: Mapping[str, Any], crjson: Mapping[str, Any]) -> Sign
 
 
 _MINING_DECISIONS = ("allowed", "notAllowed", "constrained")
+
+
+def _timestamp_authority(manifest: Mapping[str, Any], crjson: Mapping[str, Any]) -> str | None:
+    stamp = _crjson_signature(manifest, crjson).get("timeStampInfo") or {}
+    certificate = stamp.get("certificateInfo") if isinstance(stamp, Mapping) else None
+    if not isinstance(certificate, Mapping):
+        return None
+    name = _name_text(certificate.get("subject") or {})
+    issuer = _name_text(certificate.get("issuer") or {})
+    return f"{name}, issued by {issuer}" if name and issuer else name
+
+
+def _status_codes(results: Mapping[str, Any], kind: str) -> set[str]:
+    return {str(s.get("code")) for s in results.get(kind) or () if isinstance(s, Mapping)}
 
 
 def _assertions(manifest: Mapping[str, Any], label: str) -> list[Any]:
@@ -457,11 +503,21 @@ def _from_json(
         agent = {"name": agent}
     agent = agent if isinstance(agent, Mapping) else {}
 
+    # c2pa-rs fills signature_info.time only from an RFC 3161 token. It checks the signing
+    # certificate's validity at that time only when the TSA is trusted (timeStamp.trusted);
+    # an untrusted TSA's time is reported but proves nothing.
     signature = manifest.get("signature_info") or {}
     signing_time = _parse_time(signature.get("time"))
-    timestamped = signing_time is not None
+    codes = {code for code, _ in failures}
+    timestamped = signing_time is not None and not any(c.startswith("timeStamp.") for c in codes)
+    timestamp_trusted = timestamped and _TSA_TRUSTED in _status_codes(results, "success")
     if signing_time is None:
         signing_time = _parse_time((main or {}).get("when"))
+    if _codes.EXPIRED in codes and timestamp_trusted:
+        failures = [
+            (code, _codes.EXPIRED_AT_TIMESTAMP if code == _codes.EXPIRED else text)
+            for code, text in failures
+        ]
 
     signer = _signer_info(manifest, crjson)
     is_dev = signer is not None and any(
@@ -519,6 +575,8 @@ def _from_json(
         signer=signer,
         signing_time=signing_time,
         timestamped=timestamped,
+        timestamp_trusted=timestamp_trusted,
+        timestamp_authority=_timestamp_authority(manifest, crjson) if timestamped else None,
         title=manifest.get("title"),
         claim_generator=claim_generator,
         generator=agent.get("name"),

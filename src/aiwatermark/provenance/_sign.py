@@ -98,6 +98,28 @@ def _c2pa_message(exc: BaseException) -> str:
     return str(exc).strip() or type(exc).__name__
 
 
+# The DER of id-ct-TSTInfo (1.2.840.113549.1.9.16.1.4): every RFC 3161 token names it, and
+# c2pa stores the token's DER as it is inside the COSE signature.
+_TST_INFO = bytes.fromhex("060b2a864886f70d0109100104")
+
+
+def _tsa_problem(url: str, detail: str) -> str:
+    """Say which TSA failed and how: c2pa reports them all as one kind of signature error."""
+    detail = detail.removeprefix("Signature:").strip()
+    if "http resolver" in detail or "error sending request" in detail:
+        what = "cannot be reached"
+    elif "HTTP error" in detail:
+        what = "answered with an HTTP error"
+    elif "time stamp" in detail or "decode error" in detail or "timestamp" in detail:
+        what = "did not answer with a valid RFC 3161 time-stamp response"
+    else:
+        what = "gave no usable timestamp"
+    return (
+        f"the timestamp authority {url} {what} ({detail}); nothing was signed — drop "
+        "tsa_url/--tsa-url to sign without a timestamp"
+    )
+
+
 def sign(
     data: bytes,
     *,
@@ -201,9 +223,26 @@ def sign(
             raise SigningError(
                 f"the signing callback failed: {type(failure).__name__}: {failure}"
             ) from None
+        if signer.tsa_url and isinstance(exc, c2pa.C2paError.Signature):
+            raise SigningError(_tsa_problem(signer.tsa_url, _c2pa_message(exc))) from None
+        hint = ""
+        if signer.tsa_url and "signingCredential.invalid" in str(exc):
+            # c2pa checks the TSA's certificate with the signer's status code, and our own
+            # profile check already passed the signer's: the TSA's is the likely culprit.
+            hint = (
+                f"; the refused certificate may be that of the timestamp authority "
+                f"{signer.tsa_url}, which needs id-kp-timeStamping as its only extended key usage"
+            )
         raise SigningError(
-            f"cannot sign the {fmt} image with {signer.subject!r}: {_c2pa_message(exc)}"
+            f"cannot sign the {fmt} image with {signer.subject!r}: {_c2pa_message(exc)}{hint}"
         ) from None
+    if signer.tsa_url and _TST_INFO not in manifest:
+        # Every TSA failure we could provoke made c2pa fail loudly; this keeps a manifest
+        # the caller believes timestamped from leaving here without one, whatever c2pa does.
+        raise SigningError(
+            f"the timestamp authority {signer.tsa_url} was asked for, but the signed manifest "
+            "carries no RFC 3161 timestamp; nothing was written"
+        )
     signed = bytes(data) if not embed else out.getvalue()
     return SignedAsset(data=signed, manifest=manifest, manifest_label=label)
 

@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from aiwatermark.cli import main
+from commands import run_aiwatermark
 
 
 @pytest.fixture(autouse=True)
@@ -515,3 +516,27 @@ def test_ctrl_c_while_the_workers_start_is_quiet(photo: Image.Image, tmp_path: P
     assert process.returncode == 130 and "Traceback" not in stderr, stderr
     written = set((tmp_path / "out").iterdir()) if (tmp_path / "out").exists() else set()
     assert written == {Path(line.split("  ")[0]) for line in stdout.splitlines()}
+
+
+def test_dash_reads_stdin_and_writes_stdout(tmp_path: Path, photo_paths: list[Path]) -> None:
+    photo = photo_paths[0].read_bytes()
+    piped = run_aiwatermark(tmp_path, "mark", "-", "-o", "-", "--format", "png", stdin=photo)
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stdout.startswith(b"\x89PNG\r\n\x1a\n")  # only the image on stdout
+    assert b"to stdout (PNG" in piped.stderr
+    same_format = run_aiwatermark(tmp_path, "mark", str(photo_paths[0]), "-o", "-")
+    assert same_format.stdout.startswith(b"\xff\xd8\xff")  # sniffed: the input's JPEG
+
+    checked = run_aiwatermark(tmp_path, "verify", "-", "--json", stdin=piped.stdout)
+    assert checked.returncode == 0, checked.stderr
+    report = json.loads(checked.stdout)
+    assert report["file"] == "-" and report["ai_generated"] is True
+
+    written = run_aiwatermark(tmp_path, "mark", "-", "-o", str(tmp_path / "x.webp"), stdin=photo)
+    assert written.returncode == 0 and (tmp_path / "x.webp").read_bytes()[8:12] == b"WEBP"
+    both = run_aiwatermark(tmp_path, "mark", "-", "-o", "-", "--json", stdin=photo)
+    assert both.returncode == 2 and b"--json" in both.stderr
+    nameless = run_aiwatermark(tmp_path, "mark", "-", "--out-dir", str(tmp_path / "d"), stdin=photo)
+    assert nameless.returncode == 2 and b"-o OUTPUT" in nameless.stderr
+    empty = run_aiwatermark(tmp_path, "verify", "-", stdin=b"")
+    assert empty.returncode == 2 and b"stdin is empty" in empty.stderr

@@ -18,6 +18,7 @@ import aiwatermark
 from aiwatermark import schemas
 from aiwatermark._demo import share_like_a_platform
 from aiwatermark.store import SQLiteManifestStore
+from commands import run_aiwatermark
 from consents import register_jane
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "json.md"
@@ -102,3 +103,28 @@ def test_the_repository_verify_answer_validates(tmp_path: Path, photo_paths: lis
     assert answer.status_code == 200
     assert answer.json()["file"] == "upload.jpg"
     _validate("verification-report", answer.json())
+
+
+def test_cli_json_lines_and_error_rows_validate(tmp_path: Path, photo_paths: list[Path]) -> None:
+    out = tmp_path / "out"
+    marked = run_aiwatermark(
+        tmp_path, "mark", str(photo_paths[0]), str(photo_paths[1]), str(tmp_path / "nope.jpg"),
+        "--out-dir", str(out), "--json",
+    )  # fmt: skip
+    assert marked.returncode == 3, marked.stderr  # one input could not be processed
+    rows = [json.loads(line) for line in marked.stdout.decode().splitlines()]
+    errors = [row for row in rows if "error" in row]
+    assert len(rows) == 3 and len(errors) == 1
+    assert errors[0]["error"]["code"] == "UnsupportedImageError"
+    for row in rows:
+        _validate("error" if "error" in row else "mark-result", row)
+
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(photo_paths[0].read_bytes()[:2000])
+    checked = run_aiwatermark(tmp_path, "verify", str(out), str(broken), "--json")
+    assert checked.returncode == 3
+    rows = [json.loads(line) for line in checked.stdout.decode().splitlines()]
+    assert [row.get("ai_generated") for row in rows[:2]] == [True, True]
+    assert rows[2]["error"]["code"] == "CorruptImageError"
+    for row in rows:
+        _validate("error" if "error" in row else "verification-report", row)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import json
 import os
 import sys
 from collections.abc import Iterable
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import imageio
+from ..schemas import SCHEMA_VERSION
 
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
@@ -66,7 +68,9 @@ def expand(arguments: Iterable[str]) -> list[Input]:
     found: list[Input] = []
     for argument in arguments:
         path = Path(argument)
-        if path.is_dir():
+        if argument == STDIO:
+            found.append(Input(path, Path("stdin")))
+        elif path.is_dir():
             files = sorted(
                 p
                 for p in path.rglob("*")
@@ -86,6 +90,52 @@ def expand(arguments: Iterable[str]) -> list[Input]:
                 found.append(Input(path, path, "no files match this pattern"))
             found.extend(Input(m, Path(m.name)) for m in files)
     return found
+
+
+STDIO = "-"
+"""As INPUT: read the image from stdin; as ``-o``: write it to stdout."""
+
+
+def read_input(path: Path) -> Path | bytes:
+    """What to hand the library for an input: the path, or stdin's bytes for ``-``.
+
+    Example:
+        >>> from pathlib import Path
+        >>> from aiwatermark.cli._common import read_input
+        >>> read_input(Path("photo.jpg"))
+        PosixPath('photo.jpg')
+    """
+    if str(path) != STDIO:
+        return path
+    data = sys.stdin.buffer.read()
+    if not data:
+        raise UsageError("INPUT - reads the image from stdin, but stdin is empty")
+    return data
+
+
+def json_row(file: str, record: dict[str, object]) -> str:
+    """One ``--json`` line: ``schema_version``, the input's name, then the record.
+
+    Example:
+        >>> from aiwatermark.cli._common import json_row
+        >>> json_row("a.jpg", {"stored": True})
+        '{"schema_version": "1", "file": "a.jpg", "stored": true}'
+    """
+    return json.dumps({"schema_version": SCHEMA_VERSION, "file": file, **record})
+
+
+def error_row(file: str, error: BaseException | str) -> str:
+    """The ``--json`` line for an input that could not be processed (schema ``error``):
+    ``error.code`` is the exception's class, stable across versions.
+
+    Example:
+        >>> from aiwatermark.cli._common import error_row
+        >>> error_row("a.jpg", "no such file")
+        '{"schema_version": "1", "file": "a.jpg", "error": {"code": "UnsupportedImageError", "message": "no such file"}}'
+    """  # noqa: E501
+    # An INPUT that names no file is what the library reports as UnsupportedImageError.
+    code = "UnsupportedImageError" if isinstance(error, str) else type(error).__name__
+    return json_row(file, {"error": {"code": code, "message": str(error)}})
 
 
 def add_jobs_option(parser: argparse.ArgumentParser, what: str) -> None:
@@ -139,12 +189,16 @@ __all__ = [
     "EXIT_STATUS_HELP",
     "EXIT_USAGE",
     "FORMATTER",
+    "STDIO",
     "Input",
     "UsageError",
     "add_jobs_option",
     "emit",
     "env_key",
+    "error_row",
     "expand",
+    "json_row",
+    "read_input",
     "silence_stdout",
 ]
 

@@ -18,12 +18,16 @@ from ._common import (
     EXIT_OK,
     EXIT_STATUS_HELP,
     FORMATTER,
+    STDIO,
     Input,
     UsageError,
     add_jobs_option,
     emit,
     env_key,
+    error_row,
     expand,
+    json_row,
+    read_input,
 )
 from ._progress import ProgressBar
 
@@ -70,9 +74,13 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         formatter_class=FORMATTER,
         description="Apply every disclosure layer to each INPUT and write the marked copies.",
     )
-    mark.add_argument("inputs", nargs="+", metavar="INPUT", help="files, folders or globs")
+    mark.add_argument(
+        "inputs", nargs="+", metavar="INPUT", help="files, folders or globs; - reads stdin"
+    )
     where = mark.add_mutually_exclusive_group(required=True)
-    where.add_argument("-o", "--output", metavar="OUTPUT", help="output file (one INPUT only)")
+    where.add_argument(
+        "-o", "--output", metavar="OUTPUT", help="output file (one INPUT only); - writes stdout"
+    )
     where.add_argument("--out-dir", metavar="DIR", help="folder for the marked copies")
     text = mark.add_mutually_exclusive_group()
     text.add_argument(
@@ -86,6 +94,17 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--font",
         metavar="FILE",
         help="a .ttf/.otf/.ttc to draw the label in (for scripts the bundled font lacks)",
+    )
+    mark.add_argument(
+        "--format",
+        choices=[fmt.lower() for fmt in _pipeline.MARKABLE_FORMATS],
+        type=str.lower,
+        help="output format (default: OUTPUT's suffix, else the input's own format)",
+    )
+    mark.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object per image per line on stdout (schema: docs/json.md)",
     )
     mark.add_argument("--no-watermark", action="store_true", help="no invisible watermark")
     mark.add_argument("--no-c2pa", action="store_true", help="no C2PA Content Credentials")
@@ -227,11 +246,20 @@ def run(args: argparse.Namespace) -> int:
     if label is not None:
         _check_label(label, args.font)
     likeness = _likeness_use(args)
-    plan = _destinations(expand(args.inputs), args.output, args.out_dir)
+    inputs = expand(args.inputs)
+    if args.out_dir is not None and any(str(item.path) == STDIO for item in inputs):
+        raise UsageError("INPUT - (stdin) has no name to keep in --out-dir; use -o OUTPUT")
     signer = _signer(args)
+    if args.output == STDIO:
+        return _mark_to_stdout(args, inputs, label, likeness, signer)
+    plan = _destinations(inputs, args.output, args.out_dir)
 
     failures: list[tuple[Path, str]] = [(i.path, err) for i, _, err in plan if err]
-    todo: list[tuple[Path, Path]] = []
+    if args.json:
+        for path, reason in failures:
+            emit(error_row(str(path), f"{imageio.describe(path)}: {reason}"))
+    todo: list[tuple[Path | bytes, Path]] = []
+    names: list[Path] = []
     skipped = 0
     for item, dst, err in plan:
         if err is not None or dst is None:
@@ -239,30 +267,46 @@ def run(args: argparse.Namespace) -> int:
         if args.skip_existing and dst.exists():
             skipped += 1  # written by an earlier run: complete, since every write is atomic
         else:
-            todo.append((item.path, dst))
+            todo.append((read_input(item.path), dst))
+            names.append(item.path)
 
     progress = ProgressBar(len(todo), "image")
     written = failed = 0
 
     def report(item: ItemResult[MarkResult]) -> None:
         nonlocal written, failed
-        src, dst = item.source, item.destination
-        assert isinstance(src, Path) and dst is not None
+        src, dst = names[item.index], item.destination
+        assert dst is not None
         if isinstance(item.error, BatchStoppedError):
             # Its partial output is gone, and --skip-existing will mark it; with --overwrite
             # a file there may be the old one, so it cannot count as written.
             if args.overwrite or not dst.exists():
                 return
             # Terminated between its atomic rename and its report: complete all the same.
-            line = f"{dst}  content-id=-  layers=-"
+            line = (
+                error_row(
+                    str(src),
+                    BatchStoppedError(
+                        f"{dst} was written completely, but its details were lost when the "
+                        "batch stopped"
+                    ),
+                )
+                if args.json
+                else f"{dst}  content-id=-  layers=-"
+            )
         elif item.error is not None:
             failed += 1
             failures.append((src, str(item.error)))
+            if args.json:
+                with progress.above():
+                    emit(error_row(str(src), item.error))
             return
         else:
             assert item.result is not None
             line = (
-                f"{dst}  content-id={item.result.content_id or '-'}  "
+                json_row(str(src), item.result.to_dict())
+                if args.json
+                else f"{dst}  content-id={item.result.content_id or '-'}  "
                 f"layers={'+'.join(item.result.layers)}"
             )
         written += 1
@@ -283,6 +327,7 @@ def run(args: argparse.Namespace) -> int:
         generator=args.generator,
         likeness=likeness,
         consent_override=args.consent_override,
+        format=args.format,
         store=args.store,
         overwrite=args.overwrite,
     ) as batch:
@@ -324,6 +369,51 @@ def run(args: argparse.Namespace) -> int:
         )
         return EXIT_INTERRUPTED
     return EXIT_INPUT_FAILED if failures else EXIT_OK
+
+
+def _mark_to_stdout(
+    args: argparse.Namespace,
+    inputs: list[Input],
+    label: str | None,
+    likeness: consent.Use | None,
+    signer: keys.Signer | bool | None,
+) -> int:
+    """``-o -``: mark the one INPUT and write the image to stdout, for pipes."""
+    if len(inputs) != 1:
+        raise UsageError(f"-o - writes one image to stdout, but {len(inputs)} INPUTs were given")
+    if args.json:
+        raise UsageError("-o - writes the image to stdout, where --json would go; drop one")
+    (item,) = inputs
+    if item.error is not None:
+        print(f"aiwatermark: {imageio.describe(item.path)}: {item.error}", file=sys.stderr)
+        return EXIT_INPUT_FAILED
+    try:
+        result = _pipeline.mark(
+            read_input(item.path),
+            None,
+            label=label,
+            font=args.font,
+            watermark=not args.no_watermark,
+            key=env_key(args.key),
+            signer=signer,
+            generator=args.generator,
+            likeness=likeness,
+            consent_override=args.consent_override,
+            format=args.format,
+            store=args.store,
+        )
+    except AiWatermarkError as exc:
+        print(f"aiwatermark: {exc}", file=sys.stderr)
+        return EXIT_INPUT_FAILED
+    assert result.data is not None
+    sys.stdout.buffer.write(result.data)
+    sys.stdout.buffer.flush()
+    print(
+        f"aiwatermark: marked {item.path} to stdout ({result.format}, "
+        f"content-id={result.content_id or '-'}, layers={'+'.join(result.layers)})",
+        file=sys.stderr,
+    )
+    return EXIT_OK
 
 
 def _without_name(message: str, src: Path) -> str:

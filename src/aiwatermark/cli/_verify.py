@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from .. import imageio
@@ -15,10 +14,15 @@ from ._common import (
     EXIT_OK,
     EXIT_STATUS_HELP,
     FORMATTER,
+    STDIO,
+    UsageError,
     add_jobs_option,
     emit,
     env_key,
+    error_row,
     expand,
+    json_row,
+    read_input,
 )
 from ._progress import ProgressBar
 
@@ -29,6 +33,7 @@ examples:
   aiwatermark verify downloads/*.jpg --json > report.jsonl
   aiwatermark verify uploads/ --jobs 4 --json > report.jsonl
   aiwatermark verify upload.jpg --require-disclosure --trust-anchors anchors.pem
+  curl -s https://example.com/a.jpg | aiwatermark verify - --json
 
 Reports come in the order of the FILEs, whatever --jobs is.
 
@@ -55,8 +60,14 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         formatter_class=FORMATTER,
         description="Read every disclosure layer of each FILE and report the verdict.",
     )
-    verify.add_argument("inputs", nargs="+", metavar="FILE", help="files, folders or globs")
-    verify.add_argument("--json", action="store_true", help="one JSON object per line per file")
+    verify.add_argument(
+        "inputs", nargs="+", metavar="FILE", help="files, folders or globs; - reads stdin"
+    )
+    verify.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON object per file per line (schema: docs/json.md)",
+    )
     verify.add_argument(
         "--trust-anchors",
         metavar="PEM",
@@ -106,7 +117,9 @@ def run(args: argparse.Namespace) -> int:
     """
     status = EXIT_OK
     inputs = expand(args.inputs)
-    readable = [item.path for item in inputs if item.error is None]
+    if sum(str(item.path) == STDIO for item in inputs) > 1:
+        raise UsageError("stdin (-) can be read once; give - at most once")
+    readable = [read_input(item.path) for item in inputs if item.error is None]
     progress = ProgressBar(len(readable), "image")
     with verify_many(
         readable,
@@ -120,23 +133,23 @@ def run(args: argparse.Namespace) -> int:
     ) as batch:
         # In input order: the batch is ordered, and inputs that expanded to nothing slot in.
         for item in inputs:
+            name = str(item.path)
+            error: BaseException | str | None
             if item.error is None:
                 result = next(batch)
-                name, report = str(result.source), result.result
-                error = None if result.error is None else str(result.error)
+                report, error = result.result, result.error
             else:
-                name, report = str(item.path), None
-                error = f"{imageio.describe(name)}: {item.error}"
+                report, error = None, f"{imageio.describe(name)}: {item.error}"
             with progress.above():
                 if error is not None:
                     status = EXIT_INPUT_FAILED
                     print(f"aiwatermark: {error}", file=sys.stderr)
-                    line = json.dumps({"file": name, "error": error}) if args.json else None
+                    line = error_row(name, error) if args.json else None
                 else:
                     assert report is not None
                     # `aiwatermark serve`'s POST /verify answers with this same object.
                     line = (
-                        json.dumps({"file": name, **report.to_dict()})
+                        json_row(name, report.to_dict())
                         if args.json
                         else f"{name}\n{_indent(report.summary())}\n"
                     )

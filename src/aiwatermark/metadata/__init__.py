@@ -9,7 +9,8 @@ written here or by other tools.
 location            what is written
 ==================  =====================================================================
 XMP (all formats)   ``Iptc4xmpExt:DigitalSourceType`` (IPTC URI), ``xmp:CreatorTool``
-EXIF (JPEG, WebP)   ImageDescription (sentence), Software (generator), UserComment
+EXIF (JPEG, WebP)   ImageDescription (sentence), Software (generator), UserComment;
+                    in a JPEG also the tags EXIF requires there, where missing
 PNG text            ``DigitalSourceType`` (URI), ``Description`` (sentence), ``Software``
 ==================  =====================================================================
 

@@ -130,7 +130,9 @@ def _disclose(data: bytes, name: str, generator: str | None, edited: bool) -> by
         if fmt == "JPEG":
             jpeg = _jpeg.parse(data)
             found = _jpeg.metadata(jpeg)
-            exif = _exif.merge(found.exif, source, generator, max_size=_jpeg.MAX_EXIF)
+            exif = _exif.merge(
+                found.exif, source, generator, jpeg=_jpeg.frame(jpeg), max_size=_jpeg.MAX_EXIF
+            )
             return _jpeg.rebuild(jpeg, exif=exif, xmp=_xmp.merge(found.xmp, source, generator))
         webp = _webp.parse(data)
         found = _webp.metadata(webp)

@@ -18,7 +18,7 @@ import piexif
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from PIL import Image, ImageCms, PngImagePlugin
+from PIL import Image, ImageCms, PngImagePlugin, features
 
 import aiwatermark
 from aiwatermark import (
@@ -605,7 +605,7 @@ _MARK_SOURCES = {
 _EXIFTOOL_PNG_FALSE_ALARM = "IFD0 pointer references previous JUMBFBox directory"
 
 
-@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"] + ["AVIF"] * features.check("avif"))
 @pytest.mark.parametrize("source", sorted(_MARK_SOURCES))
 def test_marked_files_pass_exiftool_validate(
     exiftool: str, source: str, fmt: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -628,6 +628,27 @@ def test_marked_files_pass_exiftool_validate(
         assert tags["ExifIFD:ExifImageWidth"] == 192  # the upright size, not the camera's
 
 
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"] + ["AVIF"] * features.check("avif"))
+def test_marked_files_carry_no_stale_thumbnail(fmt: str) -> None:
+    # Upright, so Pillow leaves the camera's EXIF (and its thumbnail) as it was.
+    photo = small(size=(256, 192))
+    exif = piexif.dump(
+        {
+            "0th": {piexif.ImageIFD.Make: b"Canon"},
+            "1st": {piexif.ImageIFD.Compression: 6},
+            "thumbnail": encode(photo.resize((32, 24)), "JPEG"),
+        }
+    )
+    result = aiwatermark.mark(
+        encode(photo, "JPEG", exif=exif), format=fmt, signer=False, store=False
+    )
+    assert result.data is not None
+    with Image.open(io.BytesIO(result.data)) as marked:
+        written = piexif.load(marked.info["exif"])
+    assert written["0th"][piexif.ImageIFD.Make] == b"Canon"
+    assert written["thumbnail"] is None  # it showed the picture without its label
+
+
 def test_disclosed_camera_jpeg_keeps_its_exif_and_passes_validate(
     exiftool: str, tmp_path: Path
 ) -> None:

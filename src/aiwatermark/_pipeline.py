@@ -221,6 +221,8 @@ def mark(
     else:
         payload = None
 
+    # A camera's EXIF thumbnail shows the picture before the label and the watermark.
+    image.info = metadata.drop_thumbnail(image.info)
     if fmt in _DISCLOSED_BY_ENCODER:
         blocks = metadata.encoder_params(image.info, generator=generator)
         data = imageio.encode(image, fmt, exif=blocks["exif"], xmp=blocks["xmp"])

@@ -253,6 +253,29 @@ def encoder_params(
     }
 
 
+def drop_thumbnail(info: Mapping[Any, object]) -> dict[Any, object]:
+    """A copy of an image's ``info`` whose EXIF has no embedded thumbnail.
+
+    For pixels that changed after the camera or editor made the thumbnail: viewers show it
+    in place of the image, so a stale one would show the picture as it was before (for
+    ``mark``: without the label). EXIF that cannot be read is dropped, since nothing could
+    vouch for what it shows.
+
+    Example:
+        >>> from aiwatermark import metadata
+        >>> metadata.drop_thumbnail({"exif": b"not a TIFF structure", "dpi": (72, 72)})
+        {'dpi': (72, 72)}
+    """
+    out = dict(info)
+    exif = out.pop("exif", None)
+    if isinstance(exif, (bytes, bytearray)) and exif:
+        prefix = _jpeg.EXIF_ID if bytes(exif).startswith(_jpeg.EXIF_ID) else b""
+        kept = _exif.without_thumbnail(strip_exif_header(bytes(exif)))
+        if kept is not None:
+            out["exif"] = prefix + kept
+    return out
+
+
 def _walk(data: bytes, fmt: str, problems: list[str]) -> tuple[RawMetadata, bool]:
     """What the file's metadata blocks hold, and whether any structure could be read at all."""
     if fmt == "JPEG":

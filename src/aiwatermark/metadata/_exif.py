@@ -336,6 +336,16 @@ def _require_for_jpeg(exif: _Exif, frame: JpegFrame) -> None:
         gps.setdefault(GPS_VERSION_ID, _Value(_BYTE, 4, b"\x02\x03\x00\x00"))
 
 
+def without_thumbnail(block: bytes) -> bytes | None:
+    """``block`` laid out anew without its IFD1 thumbnail; None when it cannot be read."""
+    try:
+        exif = _parse(block)
+    except ExifError:
+        return None
+    exif.thumbnail = None
+    return _serialise(exif)
+
+
 def merge(
     block: bytes | None,
     source_type: str,

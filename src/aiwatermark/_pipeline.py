@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-from PIL import Image
+from PIL import Image, features
 
 from . import (
     _arrays,
@@ -36,9 +36,12 @@ from .report import VerificationReport, build_report
 from .schemas import SCHEMA_VERSION
 from .store import ManifestStore, StoreLike, open_store, open_stores
 
-# Formats whose files can carry the metadata disclosure and C2PA manifest we write.
-MARKABLE_FORMATS = ("JPEG", "PNG", "WEBP")
-"""Formats ``mark`` writes: those the metadata layer can edit without re-encoding."""
+# AVIF metadata items cannot be added to a finished file (every iloc offset would move), so
+# the encoder writes the disclosure; the other three get it by an edit of the bytes.
+_DISCLOSED_BY_ENCODER = ("AVIF",) if features.check("avif") else ()
+MARKABLE_FORMATS = ("JPEG", "PNG", "WEBP", *_DISCLOSED_BY_ENCODER)
+"""Formats ``mark`` writes: those that carry the metadata disclosure and a C2PA manifest
+(AVIF when this Pillow was built with libavif, ``PIL.features.check("avif")``)."""
 
 
 @dataclass(frozen=True, repr=False)
@@ -115,11 +118,28 @@ def _output_format(src: object, image: Image.Image, dst: object, format: str | N
         source_format = {"MPO": "JPEG"}.get(image.format or "", image.format or "JPEG")
         return source_format if source_format in MARKABLE_FORMATS else "PNG"
     if fmt not in MARKABLE_FORMATS:
+        hint = " (this Pillow has no AVIF support: pip install 'pillow>=11.2')" * (fmt == "AVIF")
         raise UnsupportedImageError(
-            f"{imageio.describe(dst if dst is not None else src)}: cannot mark as {fmt}; "
-            f"the disclosure and Content Credentials need {', '.join(MARKABLE_FORMATS)}"
+            f"{imageio.describe(dst if dst is not None else src)}: cannot mark as {fmt}{hint}; "
+            f"mark writes {_names(MARKABLE_FORMATS)}, the formats that carry both the "
+            "disclosure metadata and Content Credentials"
         )
     return fmt
+
+
+def _names(formats: Sequence[str]) -> str:
+    shown = [{"WEBP": "WebP"}.get(fmt, fmt) for fmt in formats]
+    return ", ".join(shown[:-1]) + f" or {shown[-1]}" if len(shown) > 1 else shown[0]
+
+
+def _still(src: imageio.ImageSource) -> None:
+    frames = imageio.frame_count(src)
+    if frames > 1:
+        raise UnsupportedImageError(
+            f"{imageio.describe(src)}: animated images are not supported: {frames} frames; "
+            "marking only the first would leave the others unmarked (export the frame you "
+            "want as a still image first)"
+        )
 
 
 def mark(
@@ -162,13 +182,16 @@ def mark(
 
     The output format is ``format=`` when given, else ``dst``'s suffix, else the input's
     format (JPEG for decoded inputs such as a ``PIL.Image`` from a diffusers pipeline; PNG
-    for inputs such as BMP or TIFF that cannot carry the disclosure). With ``dst=None`` the
+    for inputs such as BMP or TIFF that cannot carry the disclosure). :data:`MARKABLE_FORMATS`
+    are written: JPEG, PNG, WebP, and AVIF when Pillow has AVIF support. An animated image
+    (more than one frame) is refused, never reduced to its first frame. With ``dst=None`` the
     encoded image is returned in ``MarkResult.data``. The input is never modified and never
     overwritten unless ``overwrite=True``.
 
     Raises:
         aiwatermark.AiWatermarkError: a subclass naming the file: the input cannot be read
-            (``UnsupportedImageError``, ``CorruptImageError``, ``ImageTooLargeError``), is
+            (``UnsupportedImageError``, also for an animation or an output format other than
+            :data:`MARKABLE_FORMATS`; ``CorruptImageError``, ``ImageTooLargeError``), is
             too small for the watermark (``ImageTooSmallError``), ``dst`` exists
             (``OutputExistsError``), or signing or the store failed (``SigningError``,
             ``KeyFileError``, ``StoreError``; ``PayloadTakenError`` for a taken ``payload``),
@@ -194,6 +217,11 @@ def mark(
     assertion = (
         None if likeness is None else _consented(likeness, consent_override, manifest_store, signer)
     )
+    if not (
+        isinstance(src, (str, os.PathLike, bytes, bytearray, Image.Image)) or _arrays.is_pixels(src)
+    ):
+        src = imageio.read_bytes(src)  # a stream can be read once: for frames and pixels both
+    _still(src)
     image = imageio.open(src)
     fmt = _output_format(src, image, dst, format)
     layers: list[str] = []
@@ -239,8 +267,13 @@ def _seal(
     """The file layers of :func:`mark`, after the pixel layers: encode, disclose, sign,
     register, write. ``payload`` is the content ID the pixels already carry (or None);
     ``likeness`` is an assertion whose consent was already checked."""
-    data = imageio.encode(image, fmt)
-    data = metadata.disclose(data, generator=generator)
+    # A camera's EXIF thumbnail shows the picture before the label and the watermark.
+    image.info = metadata.drop_thumbnail(image.info)
+    if fmt in _DISCLOSED_BY_ENCODER:
+        blocks = metadata.encoder_params(image.info, generator=generator)
+        data = imageio.encode(image, fmt, exif=blocks["exif"], xmp=blocks["xmp"])
+    else:
+        data = metadata.disclose(imageio.encode(image, fmt), generator=generator)
     layers.append("disclosure")
     # Of the pixels a verifier will decode, not of the image before encoding.
     final_fingerprint = fingerprint.compute(data)

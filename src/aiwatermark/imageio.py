@@ -326,6 +326,27 @@ def open(src: ImageSource, *, max_pixels: int | None = None) -> Image.Image:
     return image
 
 
+def frame_count(src: ImageSource) -> int:
+    """How many frames (of an animation, or pages) ``src`` holds; 1 for a still image.
+
+    Read from the headers, no pixel is decoded. An MPO's extra frames are previews or depth
+    maps of the same picture that a JPEG encoder drops, so an MPO counts as one frame.
+
+    Example:
+        >>> from aiwatermark import imageio
+        >>> imageio.frame_count("fixtures/astronaut.jpg")
+        1
+    """
+    if _arrays.is_pixels(src):
+        return 1  # arrays and tensors hold one picture (a batch goes to mark_many)
+    if isinstance(src, Image.Image):
+        return 1 if src.format == "MPO" else int(getattr(src, "n_frames", 1))
+    name = describe(src)
+    data = read_bytes(src)
+    with _pillow_errors(name), Image.open(io.BytesIO(data)) as image:
+        return 1 if image.format == "MPO" else int(getattr(image, "n_frames", 1))
+
+
 def split_alpha(image: Image.Image) -> tuple[Image.Image, Image.Image | None]:
     """Split an opened image into its colour part (RGB or L) and its alpha band (or None).
 
@@ -594,6 +615,7 @@ __all__ = [
     "describe",
     "encode",
     "format_for",
+    "frame_count",
     "get_max_pixels",
     "merge_alpha",
     "open",

@@ -2,14 +2,17 @@
 
 :func:`disclose` edits a JPEG, PNG or WebP file at the byte level (segments and chunks), so
 the pixels, and any invisible watermark in them, stay exactly as they were; only metadata
-blocks are added or replaced. :func:`read_disclosure` reads the result back, from files
-written here or by other tools.
+blocks are added or replaced. AVIF metadata cannot be edited in place; :func:`encoder_params`
+gives Pillow's AVIF encoder the same blocks to write as it makes the file.
+:func:`read_disclosure` reads the result back (JPEG, PNG, WebP and AVIF), from files written
+here or by other tools.
 
 ==================  =====================================================================
 location            what is written
 ==================  =====================================================================
 XMP (all formats)   ``Iptc4xmpExt:DigitalSourceType`` (IPTC URI), ``xmp:CreatorTool``
-EXIF (JPEG, WebP)   ImageDescription (sentence), Software (generator), UserComment
+EXIF (JPEG, WebP,   ImageDescription (sentence), Software (generator), UserComment;
+AVIF)               in a JPEG also the tags EXIF requires there, where missing
 PNG text            ``DigitalSourceType`` (URI), ``Description`` (sentence), ``Software``
 ==================  =====================================================================
 
@@ -24,7 +27,15 @@ Example:
 
 from __future__ import annotations
 
-from ._disclosure import Disclosure, Finding, disclose, read_disclosure, write_disclosure
+from ._disclosure import (
+    Disclosure,
+    Finding,
+    disclose,
+    drop_thumbnail,
+    encoder_params,
+    read_disclosure,
+    write_disclosure,
+)
 from ._vocabulary import (
     AI_SOURCE_TYPES,
     ALGORITHMIC_MEDIA,
@@ -43,6 +54,8 @@ __all__ = [
     "Disclosure",
     "Finding",
     "disclose",
+    "drop_thumbnail",
+    "encoder_params",
     "normalise_source_type",
     "read_disclosure",
     "write_disclosure",

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .. import imageio
 from ..errors import CorruptImageError, UnsupportedImageError
-from . import _exif, _jpeg, _png, _vocabulary, _webp, _xmp
-from ._raw import ContainerError, RawMetadata
+from . import _avif, _exif, _jpeg, _png, _vocabulary, _webp, _xmp
+from ._raw import ContainerError, RawMetadata, strip_exif_header
 
 _PNG_REPLACED = (_png.XMP_KEYWORD, _png.DESCRIPTION, _png.DIGITAL_SOURCE_TYPE)
 
@@ -87,15 +88,24 @@ def sniff(data: bytes) -> str | None:
         return "PNG"
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
         return "WEBP"
+    if _avif.sniff(data):
+        return "AVIF"
     return None
 
 
-def _format(data: bytes, name: str) -> str:
+def _format(data: bytes, name: str, *, editing: bool) -> str:
     fmt = sniff(data)
     if fmt is None:
+        readable = "JPEG, PNG, WebP or AVIF" if not editing else "JPEG, PNG or WebP"
         raise UnsupportedImageError(
-            f"{name}: not a JPEG, PNG or WebP file; AI-disclosure metadata is written to those "
-            "three formats only (convert the image first)"
+            f"{name}: not a {readable} file; AI-disclosure metadata is "
+            f"{'read from' if not editing else 'written into'} those formats only "
+            "(convert the image first)"
+        )
+    if fmt == "AVIF" and editing:
+        raise UnsupportedImageError(
+            f"{name}: AVIF metadata is not edited in place (its item offsets would all move); "
+            "aiwatermark.mark writes AVIF with the disclosure, or disclose a JPEG, PNG or WebP"
         )
     return fmt
 
@@ -109,7 +119,7 @@ def _damaged(name: str, fmt: str, exc: ContainerError) -> CorruptImageError:
 def _disclose(data: bytes, name: str, generator: str | None, edited: bool) -> bytes:
     generator = _vocabulary.check_generator(generator)
     source = _vocabulary.source_type(edited)
-    fmt = _format(data, name)
+    fmt = _format(data, name, editing=True)
     try:
         if fmt == "PNG":
             png = _png.parse(data)
@@ -130,7 +140,9 @@ def _disclose(data: bytes, name: str, generator: str | None, edited: bool) -> by
         if fmt == "JPEG":
             jpeg = _jpeg.parse(data)
             found = _jpeg.metadata(jpeg)
-            exif = _exif.merge(found.exif, source, generator, max_size=_jpeg.MAX_EXIF)
+            exif = _exif.merge(
+                found.exif, source, generator, jpeg=_jpeg.frame(jpeg), max_size=_jpeg.MAX_EXIF
+            )
             return _jpeg.rebuild(jpeg, exif=exif, xmp=_xmp.merge(found.xmp, source, generator))
         webp = _webp.parse(data)
         found = _webp.metadata(webp)
@@ -201,7 +213,7 @@ def write_disclosure(
     """
     name = imageio.describe(src)
     data = imageio.read_bytes(src)
-    fmt = _format(data, name)
+    fmt = _format(data, name, editing=True)
     wanted = imageio.SUFFIX_FORMATS.get(Path(os.fspath(dst)).suffix.lower())
     if wanted is not None and wanted != fmt:
         raise UnsupportedImageError(
@@ -212,6 +224,58 @@ def write_disclosure(
     return imageio.write_atomic(out, dst, overwrite=overwrite, protect=(src,))
 
 
+def encoder_params(
+    info: Mapping[Any, object], *, generator: str | None = None, edited: bool = False
+) -> dict[str, bytes]:
+    """The ``exif=`` and ``xmp=`` for Pillow's encoder, carrying the AI disclosure.
+
+    For formats whose metadata :func:`disclose` does not edit in place (AVIF): the encoder
+    writes the disclosure as the file is made. ``info`` is the image's ``PIL.Image.info``;
+    its EXIF and XMP are merged exactly as :func:`disclose` merges a file's.
+
+    Example:
+        >>> from PIL import Image
+        >>> from aiwatermark import metadata
+        >>> params = metadata.encoder_params({}, generator="Example Diffusion 2")
+        >>> sorted(params), params["exif"][:6]
+        (['exif', 'xmp'], b'Exif\\x00\\x00')
+    """
+    generator = _vocabulary.check_generator(generator)
+    source = _vocabulary.source_type(edited)
+    exif, xmp = info.get("exif"), info.get("xmp")
+    if isinstance(xmp, str):
+        xmp = xmp.encode("utf-8")
+    old_exif = strip_exif_header(exif) if isinstance(exif, bytes) and exif else None
+    old_xmp = xmp if isinstance(xmp, bytes) and xmp else None
+    return {
+        "exif": _jpeg.EXIF_ID + _exif.merge(old_exif, source, generator),
+        "xmp": _xmp.merge(old_xmp, source, generator),
+    }
+
+
+def drop_thumbnail(info: Mapping[Any, object]) -> dict[Any, object]:
+    """A copy of an image's ``info`` whose EXIF has no embedded thumbnail.
+
+    For pixels that changed after the camera or editor made the thumbnail: viewers show it
+    in place of the image, so a stale one would show the picture as it was before (for
+    ``mark``: without the label). EXIF that cannot be read is dropped, since nothing could
+    vouch for what it shows.
+
+    Example:
+        >>> from aiwatermark import metadata
+        >>> metadata.drop_thumbnail({"exif": b"not a TIFF structure", "dpi": (72, 72)})
+        {'dpi': (72, 72)}
+    """
+    out = dict(info)
+    exif = out.pop("exif", None)
+    if isinstance(exif, (bytes, bytearray)) and exif:
+        prefix = _jpeg.EXIF_ID if bytes(exif).startswith(_jpeg.EXIF_ID) else b""
+        kept = _exif.without_thumbnail(strip_exif_header(bytes(exif)))
+        if kept is not None:
+            out["exif"] = prefix + kept
+    return out
+
+
 def _walk(data: bytes, fmt: str, problems: list[str]) -> tuple[RawMetadata, bool]:
     """What the file's metadata blocks hold, and whether any structure could be read at all."""
     if fmt == "JPEG":
@@ -220,6 +284,8 @@ def _walk(data: bytes, fmt: str, problems: list[str]) -> tuple[RawMetadata, bool
     if fmt == "PNG":
         png = _png.parse(data, problems)
         return _png.metadata(png), bool(png.chunks)
+    if fmt == "AVIF":
+        return _avif.metadata(data, problems)
     webp = _webp.parse(data, problems)
     return _webp.metadata(webp), bool(webp.chunks)
 
@@ -257,7 +323,7 @@ def _findings(found: RawMetadata, warnings: list[str]) -> list[Finding]:
 
 
 def read_disclosure(src: imageio.ImageSource) -> Disclosure:
-    """Read the AI disclosure from a JPEG, PNG or WebP file's XMP, EXIF and PNG text.
+    """Read the AI disclosure from a JPEG, PNG, WebP or AVIF file's XMP, EXIF and PNG text.
 
     Unreadable metadata (malformed XMP, damaged EXIF, a truncated file) never raises: what
     could be read is reported, and the rest is described in ``warnings``. Raises
@@ -276,7 +342,7 @@ def read_disclosure(src: imageio.ImageSource) -> Disclosure:
     """
     name = imageio.describe(src)
     data = imageio.read_bytes(src)
-    fmt = _format(data, name)
+    fmt = _format(data, name, editing=False)
     problems: list[str] = []
     found, readable = _walk(data, fmt, problems)
     if not readable:

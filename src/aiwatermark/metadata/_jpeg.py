@@ -5,9 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import MetadataError
+from ._exif import JpegFrame
 from ._raw import ContainerError, RawMetadata
 
-_SOI, _SOS, _EOI, _APP0, _APP1 = 0xD8, 0xDA, 0xD9, 0xE0, 0xE1
+_SOI, _SOS, _EOI, _APP0, _APP1, _APP2 = 0xD8, 0xDA, 0xD9, 0xE0, 0xE1, 0xE2
+# Start-of-frame markers: 0xC0-0xCF except DHT (C4), JPG (C8) and DAC (CC).
+_SOF = set(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_JFIF_ID = b"JFIF\x00"
+_ICC_ID = b"ICC_PROFILE\x00"
 _STANDALONE = {0x01, *range(0xD0, 0xD8)}
 EXIF_ID = b"Exif\x00\x00"
 XMP_ID = b"http://ns.adobe.com/xap/1.0/\x00"
@@ -79,6 +84,26 @@ def metadata(jpeg: JpegFile) -> RawMetadata:
         elif found.xmp is None and payload.startswith(XMP_ID):
             found.xmp = payload[len(XMP_ID) :]
     return found
+
+
+def frame(jpeg: JpegFile) -> JpegFrame:
+    """Size and components from the frame header, ICC and density from APP2 and JFIF."""
+    header = next((p for m, p in jpeg.segments if m in _SOF and p is not None), None)
+    if header is None or len(header) < 6:
+        raise ContainerError("the JPEG has no frame header (SOF) before its image data", 2)
+    height, width = int.from_bytes(header[1:3], "big"), int.from_bytes(header[3:5], "big")
+    resolution = None
+    for marker, payload in jpeg.segments:
+        if marker == _APP0 and payload is not None and payload.startswith(_JFIF_ID):
+            unit = payload[7] if len(payload) >= 12 else 0
+            x, y = int.from_bytes(payload[8:10], "big"), int.from_bytes(payload[10:12], "big")
+            # JFIF units 1 (dpi) and 2 (dots per cm) are EXIF's ResolutionUnit 2 and 3;
+            # unit 0 is only an aspect ratio, no resolution.
+            if unit in (1, 2) and x and y:
+                resolution = (x, y, unit + 1)
+            break
+    has_icc = any(m == _APP2 and p is not None and p.startswith(_ICC_ID) for m, p in jpeg.segments)
+    return JpegFrame(width, height, header[5], has_icc, resolution)
 
 
 def _is_ours(marker: int, payload: bytes | None) -> bool:

@@ -14,10 +14,9 @@ Example:
     True
 """
 
-from importlib import metadata as _metadata
+import importlib as _importlib
+import typing as _typing
 
-from . import imageio
-from ._pipeline import MarkResult, mark, verify
 from .errors import (
     AiWatermarkError,
     CorruptImageError,
@@ -34,12 +33,50 @@ from .errors import (
     StoreError,
     UnsupportedImageError,
 )
-from .report import VerificationReport
 
-try:
-    __version__ = _metadata.version("aiwatermark")
-except _metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0+unknown"
+if _typing.TYPE_CHECKING:
+    from . import imageio
+    from ._pipeline import MarkResult, mark, verify
+    from .report import VerificationReport
+
+    __version__: str
+
+# numpy, Pillow, c2pa and cryptography cost ~0.5 s to import; a program that only needs the
+# errors, the version or one layer should not pay for all of them, so the one-call API and
+# the layers load on first use.
+_LAZY = {
+    "MarkResult": "._pipeline",
+    "mark": "._pipeline",
+    "verify": "._pipeline",
+    "VerificationReport": ".report",
+}
+_LAYERS = frozenset(
+    {"fingerprint", "imageio", "invisible", "keys", "metadata", "provenance", "report"}
+    | {"store", "verdict", "visible"}
+)
+
+
+def __getattr__(name: str) -> _typing.Any:
+    if name in _LAZY:
+        value = getattr(_importlib.import_module(_LAZY[name], __name__), name)
+    elif name in _LAYERS:
+        value = _importlib.import_module(f".{name}", __name__)
+    elif name == "__version__":
+        from importlib import metadata
+
+        try:
+            value = metadata.version("aiwatermark")
+        except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
+            value = "0.0.0+unknown"
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "AiWatermarkError",

@@ -10,8 +10,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import imageio
-
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_CLOSED_PIPE = 128 + 13
 """What a Unix tool killed by SIGPIPE reports: the reader went away (``| head``)."""
@@ -44,6 +42,8 @@ def expand(arguments: Iterable[str]) -> list[Input]:
         >>> [i.error for i in expand(["no-such-*.jpg"])]
         ['no files match this pattern']
     """
+    from .. import imageio  # numpy and Pillow: not for `aiwatermark --version`
+
     found: list[Input] = []
     for argument in arguments:
         path = Path(argument)

@@ -221,3 +221,10 @@ def test_ten_thousand_codec_trials_without_false_positive() -> None:
         _codec.decode(rng.normal(size=_codec.CODE_BITS)).payload is not None for _ in range(10_000)
     )
     assert hits == 0
+
+
+def test_resized_and_recompressed_copy_is_found_by_the_scale_search(marked: Image.Image) -> None:
+    # Resize then JPEG leaves luma alone, too weak for the autocorrelation: only the coherent
+    # scale search finds it, so this is the path the search gate must never close.
+    shrunk = marked.resize((410, 410), Image.Resampling.LANCZOS)
+    assert invisible.detect(_jpeg(shrunk, 75)).payload == PAYLOAD

@@ -8,6 +8,8 @@ the same as a 512-pixel one.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from PIL import Image
 
@@ -141,6 +143,15 @@ def _smooth_axis(a: np.ndarray, radius: int, axis: int, wrap: bool) -> np.ndarra
     return out
 
 
+@lru_cache(maxsize=4)
+def _window_overlap(shape: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
+    """Autocorrelation of the analysis window: the same for every plane of an image."""
+    window = np.outer(_tukey(shape[0]), _tukey(shape[1]))
+    overlap: np.ndarray = np.fft.irfft2(np.abs(np.fft.rfft2(window, s=size)) ** 2, s=size)
+    overlap.flags.writeable = False
+    return overlap
+
+
 class Spectrum:
     """Whitened spectrum of a luma plane, zero-padded so its autocorrelation is linear.
 
@@ -179,7 +190,7 @@ class Spectrum:
         """Normalised linear autocorrelation, lag (0, 0) at index [0, 0] (circular indexing)."""
         power = self.white.real**2 + self.white.imag**2
         acf = np.fft.irfft2(power, s=self.size)
-        overlap = np.fft.irfft2(np.abs(np.fft.rfft2(self.window, s=self.size)) ** 2, s=self.size)
+        overlap = _window_overlap(self.shape, self.size)
         acf = acf / np.maximum(overlap, 0.05 * overlap[0, 0])
         result: np.ndarray = (acf / acf[0, 0]).astype(np.float32)
         return result

@@ -374,3 +374,13 @@ def test_detection_is_fast() -> None:
     start = time.perf_counter()
     detect_label(image)
     assert time.perf_counter() - start < 0.5  # ~50 ms here; generous for slow CI machines
+
+
+def test_large_images_are_shrunk_to_the_same_grey_pixels_band_by_band() -> None:
+    from aiwatermark.visible._detect import _shrunk_grey
+
+    rng = np.random.default_rng(0)
+    image = Image.fromarray(rng.integers(0, 256, (2100, 3001, 3), dtype=np.uint8))
+    work = 1024 / 2100
+    whole = image.convert("L").resize((round(3001 * work), 1024), Image.Resampling.BOX)
+    assert np.array_equal(np.asarray(_shrunk_grey(image, work)), np.asarray(whole))

@@ -155,7 +155,7 @@ def embed(
         or not (0.0 < strength <= 10.0)
     ):
         raise InvalidArgumentError(f"strength must be a number in (0, 10], not {strength!r}")
-    opened = imageio.open(image)
+    opened = imageio.open_for_reading(image)
     colour, alpha = imageio.split_alpha(opened)
     width, height = colour.size
     if min(width, height) < MIN_SIZE:
@@ -167,16 +167,13 @@ def embed(
     scale = _transform.working_scale(height, width)
     work_h, work_w = max(1, round(height * scale)), max(1, round(width * scale))
     work_luma = _transform.work_planes(colour, work_h, work_w)[0]
-    colour_mode = colour.mode
-    pixels = np.asarray(colour)
-    del opened, colour  # at 8K every full-size copy costs a quarter of a gigabyte
     coded = _codec.encode(payload)
     reps = (-(-work_h // _pattern.TILE), -(-work_w // _pattern.TILE))
     envelope = (AMPLITUDE * strength * _boost(work_h, work_w)) * _mask.strength_map(work_luma)
-    if pixels.ndim == 2:
+    if colour.mode == "L":
         share = 0.0
     else:
-        share = CHROMA_SHARE_GREY if _transform.is_grey(pixels) else CHROMA_SHARE
+        share = CHROMA_SHARE_GREY if _transform.is_grey(colour) else CHROMA_SHARE
     luma_gain, chroma_gain = math.sqrt(1 - share), math.sqrt(share)
     gains = np.ones(_codec.CODE_BITS)
     expected = _pattern.signs(pat, coded)
@@ -196,20 +193,21 @@ def embed(
             break
         gains = np.clip(worst, *GAIN_RANGE)
     signal = np.tile(_pattern.tile(pat, coded, gains), reps)[:work_h, :work_w]
-    delta = _transform.resize(envelope * signal, height, width, smooth=False)
+    work_delta = envelope * signal
     channel_gains = np.float32(luma_gain) + np.float32(chroma_gain) * _transform.CHROMA_DIRECTION
-    out = np.empty_like(pixels)
+    # Band by band, so no full-size array ever exists beside the input and the output: at
+    # 150 megapixels one float plane is 600 MB.
+    marked = Image.new(colour.mode, (width, height))
     for start in range(0, height, _ROWS_PER_BLOCK):
-        rows = slice(start, start + _ROWS_PER_BLOCK)
-        block = pixels[rows].astype(np.float32)
-        if pixels.ndim == 2:
-            block += delta[rows]
+        stop = min(height, start + _ROWS_PER_BLOCK)
+        block = np.asarray(colour.crop((0, start, width, stop)), dtype=np.float32)
+        delta = _transform.resize_rows(work_delta, height, width, start, stop)
+        if block.ndim == 2:
+            block += delta
         else:
-            block += delta[rows, :, None] * channel_gains
+            block += delta[:, :, None] * channel_gains
         np.clip(np.rint(block, out=block), 0, 255, out=block)
-        out[rows] = block
-    del pixels, delta
-    marked = Image.fromarray(out, colour_mode)
+        marked.paste(Image.fromarray(block.astype(np.uint8), colour.mode), (0, start))
     marked.info = info
     return imageio.merge_alpha(marked, alpha)
 
@@ -227,7 +225,7 @@ def detect(image: imageio.ImageSource, key: str | bytes | None = None) -> Detect
         False
     """
     pat = _pattern.pattern(_check_key(key))
-    colour, _ = imageio.split_alpha(imageio.open(image))
+    colour, _ = imageio.split_alpha(imageio.open_for_reading(image))
     width, height = colour.size
     if min(height, width) < 64:
         return Detection(False, None, 1.0, None, 0.0)

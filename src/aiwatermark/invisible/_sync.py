@@ -439,6 +439,11 @@ class Sampler:
         surface *= np.float32(GRID * GRID)
         return surface
 
+    def score(self, basis: np.ndarray) -> float:
+        """The best score of ``basis`` over the 8 orientations, every plane counted."""
+        n = len(DIHEDRAL)
+        return float(self.scores(np.repeat(basis[None], n, axis=0), np.arange(n)).max())
+
     def polish(self, basis: np.ndarray) -> tuple[np.ndarray, float]:
         """The best lattice within ±1.5 % scale and ±1.2° of ``basis``, in any orientation,
         and its score.
@@ -468,11 +473,8 @@ def _spread(values: np.ndarray) -> np.ndarray:
     return result
 
 
-def scale_search(
-    sampler: Sampler, shape: tuple[int, int], count: int = 3
-) -> list[tuple[np.ndarray, float]]:
-    """Axis-aligned lattices found by trying every scale coherently (the fallback), with
-    their scores.
+def scale_search(sampler: Sampler, shape: tuple[int, int], count: int = 3) -> list[np.ndarray]:
+    """Axis-aligned lattices found by trying every scale coherently (the fallback).
 
     When the autocorrelation shows nothing — typically luma alone after a resize *and* a
     JPEG — the tile is still there, just too weak for a second-order statistic; a coherent
@@ -492,10 +494,10 @@ def scale_search(
         ]
     )
     scores = scores.reshape(-1, 2).max(axis=1)
-    chosen: list[tuple[float, float]] = []
+    chosen: list[float] = []
     for index in np.argsort(scores)[::-1]:
-        if all(abs(periods[index] / other - 1) > 0.02 for other, _ in chosen):
-            chosen.append((float(periods[index]), float(scores[index])))
+        if all(abs(periods[index] / other - 1) > 0.02 for other in chosen):
+            chosen.append(float(periods[index]))
         if len(chosen) == count:
             break
-    return [(np.eye(2) * period, score) for period, score in chosen]
+    return [np.eye(2) * period for period in chosen]

@@ -350,15 +350,14 @@ def open_for_reading(src: ImageSource, *, max_pixels: int | None = None) -> Imag
         >>> imageio.open_for_reading(Image.new("P", (8, 8))).mode
         'RGB'
     """
-    if (
-        isinstance(src, Image.Image)
-        and src.mode in ("RGB", "RGBA", "L", "LA")
-        and src.getexif().get(ExifTags.Base.Orientation, 1) == 1
-    ):
-        check_size(src.width, src.height, describe(src), max_pixels)
-        with _pillow_errors(describe(src)):
+    if isinstance(src, Image.Image) and src.mode in ("RGB", "RGBA", "L", "LA"):
+        name = describe(src)
+        check_size(src.width, src.height, name, max_pixels)
+        with _pillow_errors(name):  # damaged EXIF is the image's error, named as such
             src.load()
-        return src
+            upright = src.getexif().get(ExifTags.Base.Orientation, 1) == 1
+        if upright:
+            return src
     return open(src, max_pixels=max_pixels)
 
 

@@ -4,10 +4,15 @@
    (``skimage.data.astronaut()`` upscaled with Lanczos), for aiwatermark and for
    invisible-watermark's ``dwtDct`` (the Stable Diffusion watermark) in the same process, and
    their ratio.
-2. Peak resident memory of embedding and then detecting in an 8192×8192 image, measured in a
+2. Median detect CPU time on the marked photo, on the same photo unmarked and on an
+   unmarked 12-megapixel photo, interleaved run by run, and the unmarked / marked ratio.
+3. Peak resident memory of embedding and then detecting in an 8192×8192 image, measured in a
    fresh subprocess (``getrusage(RUSAGE_CHILDREN).ru_maxrss``) so nothing this process
    allocated counts; the target is at most 1.5 GB. The child also reports its resident size
    with the image loaded, before the watermark runs.
+4. Peak resident memory of ``aiwatermark.verify`` and ``aiwatermark.mark`` (no store) on a
+   12000×12000 PNG, just under the default 150-megapixel limit, each in its own fresh
+   process that reports its own peak (targets: 700 MB and 1.5 GB).
 
 Example:
     python benchmarks/speed.py --runs 10
@@ -106,6 +111,40 @@ def speed_rows(runs: int) -> list[list[str]]:
     return rows
 
 
+def unmarked_rows(runs: int) -> list[list[str]]:
+    """Ruling out an unmarked image against detecting a marked one, interleaved.
+
+    Each run times the marked 1024² photo, the same photo unmarked and a 12-megapixel
+    (4000×3000) unmarked photo back to back; the ratio is of the medians. Times are this
+    process's CPU time, not wall time: on a shared machine other processes stretch wall
+    time several-fold, while CPU time stays what the call costs a core.
+    """
+    from aiwatermark import invisible
+
+    unmarked = photo(SPEED_SIZE)
+    marked = invisible.embed(unmarked, bytes(range(invisible.PAYLOAD_BITS // 8)))
+    large = photo(4000).resize((4000, 3000), Image.Resampling.LANCZOS)
+    cases = {"marked": marked, "unmarked": unmarked, "unmarked 12 MP": large}
+    times: dict[str, list[float]] = {name: [] for name in cases}
+    for name, image in cases.items():
+        found = invisible.detect(image)  # warm-up, and a check that the cases are what they say
+        if found.detected != (name == "marked"):
+            raise SystemExit(f"{name} image: detected={found.detected}")
+    for _ in range(runs):
+        for name, image in cases.items():
+            start = time.process_time()
+            invisible.detect(image)
+            times[name].append(1000 * (time.process_time() - start))
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    ratio = medians["unmarked"] / medians["marked"]
+    return [
+        [f"detect CPU ms, marked ({SPEED_SIZE}²)", f"{medians['marked']:.0f}"],
+        [f"detect CPU ms, unmarked ({SPEED_SIZE}²)", f"{medians['unmarked']:.0f}"],
+        ["detect CPU ms, unmarked (4000×3000)", f"{medians['unmarked 12 MP']:.0f}"],
+        ["unmarked / marked (target ≤ 1.2)", f"{ratio:.2f}×"],
+    ]
+
+
 def memory_child(size: int) -> None:
     """Embed then detect in a ``size``² photo; print timings and the pre-watermark RSS."""
     from aiwatermark import invisible
@@ -150,20 +189,90 @@ def memory_rows(size: int) -> list[list[str]]:
     ]
 
 
+PIPELINE_SIDE = 12000
+PIPELINE_TARGETS_MB = {"verify": 700, "mark": 1536}
+
+
+def pipeline_child(operation: str, path: str) -> None:
+    """Run one step of the pipeline-memory measurement and print this process's peak RSS.
+
+    ``make`` writes the test image (a smooth 12000×12000 RGB picture, a small PNG as a
+    generator's flat renders are); ``verify`` and ``mark`` run the public API on it.
+    """
+    import os
+    import tempfile
+
+    os.environ["AIWATERMARK_HOME"] = tempfile.mkdtemp(prefix="aiwatermark-bench-")
+    import aiwatermark
+
+    start = time.perf_counter()
+    if operation == "make":
+        ramp = np.linspace(0, 255, 64, dtype=np.float32)
+        small = np.stack([ramp[None, :].repeat(64, 0), ramp[:, None].repeat(64, 1)], axis=2)
+        small = np.concatenate([small, np.full((64, 64, 1), 128, np.float32)], axis=2)
+        grid = Image.fromarray(small.astype(np.uint8), "RGB")
+        grid.resize((PIPELINE_SIDE, PIPELINE_SIDE), Image.Resampling.BILINEAR).save(path)
+    elif operation == "verify":
+        aiwatermark.verify(path, store=False)
+    else:
+        aiwatermark.mark(path, Path(path).with_name("marked.png"), store=False, overwrite=True)
+    report = {"seconds": time.perf_counter() - start, "peak_mb": _maxrss_mb(resource.RUSAGE_SELF)}
+    print(json.dumps(report))
+
+
+def pipeline_memory_rows() -> list[list[str]]:
+    """Peak RSS of ``verify`` and ``mark`` on a 144-megapixel PNG, each in a fresh process."""
+    import tempfile
+
+    path = str(Path(tempfile.mkdtemp(prefix="aiwatermark-bench-")) / "large.png")
+    rows = []
+    for operation in ("make", "verify", "mark"):
+        child = subprocess.run(
+            [sys.executable, str(Path(__file__).resolve()), "--pipeline-child", operation, path],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if operation == "make":
+            if child.returncode != 0:
+                return [["pipeline memory", f"could not write the test image: {child.stderr}"]]
+            continue
+        label = f"peak RSS {operation} ({PIPELINE_SIDE}² PNG)"
+        if child.returncode != 0:
+            last = (child.stderr.strip().splitlines() or ["no output"])[-1]
+            rows.append([label, f"failed: {last}"])
+            continue
+        report = json.loads(child.stdout.strip().splitlines()[-1])
+        target = PIPELINE_TARGETS_MB[operation]
+        verdict = "✓" if report["peak_mb"] <= target else "✗"
+        rows.append(
+            [
+                label,
+                f"{report['peak_mb']:.0f} MB (target ≤ {target}) {verdict}, "
+                f"{report['seconds']:.1f} s",
+            ]
+        )
+    return rows
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=10, help="timed runs per measurement")
     parser.add_argument("--memory-size", type=int, default=8192, help="side of the memory test")
     parser.add_argument("--skip-memory", action="store_true", help="only measure speed")
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--pipeline-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if args.memory_child is not None:
         memory_child(args.memory_child)
         return 0
-    rows = speed_rows(args.runs)
+    if args.pipeline_child is not None:
+        pipeline_child(*args.pipeline_child)
+        return 0
+    rows = speed_rows(args.runs) + unmarked_rows(args.runs)
     if not args.skip_memory:
-        rows += memory_rows(args.memory_size)
+        rows += memory_rows(args.memory_size) + pipeline_memory_rows()
     print("| measurement | value |\n| --- | --- |")
     for label, value in rows:
         print(f"| {label} | {value} |")

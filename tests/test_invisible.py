@@ -221,3 +221,34 @@ def test_ten_thousand_codec_trials_without_false_positive() -> None:
         _codec.decode(rng.normal(size=_codec.CODE_BITS)).payload is not None for _ in range(10_000)
     )
     assert hits == 0
+
+
+def test_resized_and_recompressed_copy_is_found_by_the_scale_search(marked: Image.Image) -> None:
+    # Resize then JPEG leaves luma alone, too weak for the autocorrelation: only the coherent
+    # scale search finds it, so this is the path the search gate must never close.
+    shrunk = marked.resize((410, 410), Image.Resampling.LANCZOS)
+    assert invisible.detect(_jpeg(shrunk, 75)).payload == PAYLOAD
+
+
+def test_watermark_bands_tile_the_whole_resize() -> None:
+    from aiwatermark.invisible import _transform
+
+    plane = np.random.default_rng(0).normal(size=(300, 460)).astype(np.float32)
+    whole = _transform.resize(plane, 1333, 2047, smooth=False)
+    bands = [
+        _transform.resize_rows(plane, 1333, 2047, start, min(start + 256, 1333))
+        for start in range(0, 1333, 256)
+    ]
+    assert np.allclose(np.concatenate(bands), whole, atol=1e-4)
+
+
+def test_layers_read_an_upright_image_in_place_and_turn_a_rotated_one() -> None:
+    upright = Image.new("RGB", (40, 20), (10, 20, 30))
+    assert aiwatermark.imageio.open_for_reading(upright) is upright
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored rotated: the viewer turns it 90° clockwise
+    buffer = io.BytesIO()
+    upright.save(buffer, "JPEG", exif=exif)
+    rotated = Image.open(io.BytesIO(buffer.getvalue()))
+    opened = aiwatermark.imageio.open_for_reading(rotated)
+    assert opened is not rotated and opened.size == (20, 40) and rotated.size == (40, 20)

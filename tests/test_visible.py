@@ -387,3 +387,13 @@ def test_mark_and_verify_draw_and_find_a_label_in_the_font_given(photo_paths: li
     report = aiwatermark.verify(result.data, label="由AI生成", font=font, store=False)
     assert report.label is not None and report.label.found
     assert any("label: visible AI label found" in line for line in report.evidence)
+
+
+def test_large_images_are_shrunk_to_the_same_grey_pixels_band_by_band() -> None:
+    from aiwatermark.visible._detect import _shrunk_grey
+
+    rng = np.random.default_rng(0)
+    image = Image.fromarray(rng.integers(0, 256, (2100, 3001, 3), dtype=np.uint8))
+    work = 1024 / 2100
+    whole = image.convert("L").resize((round(3001 * work), 1024), Image.Resampling.BOX)
+    assert np.array_equal(np.asarray(_shrunk_grey(image, work)), np.asarray(whole))

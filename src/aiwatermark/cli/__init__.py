@@ -23,7 +23,6 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import AiWatermarkError
-from . import _demo, _keys, _likeness, _mark, _serve, _verify
 from ._common import (
     EXIT_CLOSED_PIPE,
     EXIT_INPUT_FAILED,
@@ -62,6 +61,10 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=FORMATTER,
     )
     parser.add_argument("--version", action="version", version=f"aiwatermark {__version__}")
+    # Here rather than at the top: the commands import every image layer (~0.5 s), which
+    # `aiwatermark --version` should not wait for.
+    from . import _demo, _keys, _likeness, _mark, _serve, _verify
+
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in (_mark, _verify, _likeness, _keys, _demo, _serve):
         command.add_parser(commands)
@@ -76,6 +79,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         >>> main(["verify", "no-such-file.jpg"])
         3
     """
+    if list(sys.argv[1:] if argv is None else argv) == ["--version"]:
+        print(f"aiwatermark {__version__}")
+        return 0
     parser = _parser()
     try:
         args = parser.parse_args(argv)

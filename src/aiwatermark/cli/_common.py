@@ -12,7 +12,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import imageio
 from ..schemas import SCHEMA_VERSION
 
 EXIT_OK = 0
@@ -65,6 +64,8 @@ def expand(arguments: Iterable[str]) -> list[Input]:
         >>> [i.error for i in expand(["no-such-*.jpg"])]
         ['no files match this pattern']
     """
+    from .. import imageio  # numpy and Pillow: not for `aiwatermark --version`
+
     found: list[Input] = []
     for argument in arguments:
         path = Path(argument)

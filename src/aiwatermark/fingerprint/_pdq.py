@@ -142,7 +142,7 @@ def compute(image: imageio.ImageSource) -> Fingerprint:
         >>> fingerprint.compute("fixtures/coffee.png").hex[:8]
         '88629e77'
     """
-    opened = imageio.open(image)
+    opened = imageio.open_for_reading(image)
     colour, _ = imageio.split_alpha(opened)
     if colour.size != (HASH_SIZE, HASH_SIZE):
         size = (HASH_SIZE, HASH_SIZE)

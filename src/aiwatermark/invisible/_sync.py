@@ -57,19 +57,19 @@ def _zmap(acf: np.ndarray, max_lag: int) -> np.ndarray:
 
 
 def _max_filter(z: np.ndarray, radius: int) -> np.ndarray:
+    """Maximum over a (2r+1)² window; outside the map counts as -inf."""
     out = z
     for axis in (0, 1):
+        n = out.shape[axis]
         padded = np.pad(
             out,
             [(radius, radius) if a == axis else (0, 0) for a in (0, 1)],
             mode="constant",
             constant_values=-np.inf,
         )
-        n = out.shape[axis]
-        out = np.max(
-            [np.take(padded, np.arange(k, k + n), axis=axis) for k in range(2 * radius + 1)],
-            axis=0,
-        )
+        out = padded.take(np.arange(n), axis=axis)
+        for k in range(1, 2 * radius + 1):
+            np.maximum(out, padded.take(np.arange(k, k + n), axis=axis), out=out)
     return out
 
 
@@ -93,15 +93,17 @@ def lattices(acfs: list[np.ndarray], max_lag: int, count: int = 4) -> list[np.nd
     keep = (b > 0) | (a > 0)
     a, b = a[keep].astype(np.float64), b[keep].astype(np.float64)
     reach = max_lag - 3
+    side = 2 * max_lag + 1
+    flat = tolerant.ravel()
 
     def scores(v1x: np.ndarray, v1y: np.ndarray, v2x: np.ndarray, v2y: np.ndarray) -> np.ndarray:
         px = a[None, :] * v1x[:, None] + b[None, :] * v2x[:, None]
         py = a[None, :] * v1y[:, None] + b[None, :] * v2y[:, None]
-        r = np.hypot(px, py)
-        inside = (r >= MIN_LAG) & (r <= reach)
+        r2 = px * px + py * py
+        inside = (r2 >= MIN_LAG**2) & (r2 <= reach**2)
         ix = np.clip(np.rint(px).astype(np.int64) + max_lag, 0, 2 * max_lag)
         iy = np.clip(np.rint(py).astype(np.int64) + max_lag, 0, 2 * max_lag)
-        gain = np.where(inside, tolerant[iy, ix] - PENALTY, 0.0)
+        gain = np.where(inside, flat[iy * side + ix] - PENALTY, 0.0)
         return np.asarray(gain.sum(axis=1))
 
     top = min(reach / 1.2, MAX_PERIOD)
@@ -362,11 +364,21 @@ class Sampler:
     def __init__(self, residuals: list[np.ndarray], pat: Pattern) -> None:
         h, w = residuals[0].shape
         self.size = (fast_length(OVERSAMPLE * h), fast_length(OVERSAMPLE * w))
-        self.spectra = [np.fft.rfft2(r, s=self.size) for r in residuals]
+        # Single precision throughout: scores only need to tell peaks of ~10 from noise of
+        # ~5, and halving the bytes moved nearly halves the cost of a search.
+        self.spectra = [
+            np.fft.rfft2(r.astype(np.float32, copy=False), s=self.size).astype(np.complex64)
+            for r in residuals
+        ]
         sync = pat.is_sync
         self.bins = np.stack([_signed(pat.ky)[sync], _signed(pat.kx)[sync]])  # (row, col)
-        self.phase = np.conj(pat.phase[sync])
+        self.phase = np.conj(pat.phase[sync]).astype(np.complex64)
         self.centre = (h / 2, w / 2)
+        rows, cols = self.bins
+        self._mirror = cols < 0
+        self._rows = np.where(self._mirror, -rows, rows) % GRID
+        self._cols = np.abs(cols)
+        self._edge = self._cols == 0
 
     def scores(
         self, bases: np.ndarray, dihedrals: np.ndarray, planes: int | None = None
@@ -383,29 +395,33 @@ class Sampler:
         fx, fy = np.where(flip, -fx, fx), np.where(flip, -fy, fy)
         ny, nx = np.rint(fy * self.size[0]), np.rint(fx * self.size[1])
         # The nearest bin is a fraction of a bin off; for content spread around the image
-        # centre that error is, to first order, a phase ramp we can undo.
-        ramp = np.exp(
-            2j
-            * np.pi
-            * (
-                (ny / self.size[0] - fy) * self.centre[0]
-                + (nx / self.size[1] - fx) * self.centre[1]
-            )
+        # centre that error is, to first order, a phase ramp we can undo. conj(x · ramp) is
+        # conj(x) · conj(ramp), so the flip folds into one factor shared by every plane.
+        angle = (2 * np.pi) * (
+            (ny / self.size[0] - fy) * self.centre[0] + (nx / self.size[1] - fx) * self.centre[1]
         )
+        factor = np.empty(angle.shape, dtype=np.complex64)
+        factor.real = np.cos(angle)
+        factor.imag = np.where(flip, -np.sin(angle), np.sin(angle))
+        factor *= self.phase
+        factor *= valid
         iy = ny.astype(np.int64) % self.size[0]
         ix = np.minimum(nx.astype(np.int64), self.size[1] // 2)
-        combined = np.zeros((len(bases), GRID, GRID))
-        mixed = np.zeros((len(bases), self.bins.shape[1]), dtype=np.complex128)
+        combined = np.zeros((len(bases), GRID, GRID), dtype=np.float32)
+        mixed = np.zeros((len(bases), self.bins.shape[1]), dtype=np.complex64)
         for spectrum in self.spectra[:planes]:
-            values = spectrum[iy, ix] * ramp
-            values = np.where(flip, np.conj(values), values) * self.phase * valid
+            values = spectrum[iy, ix]
+            np.conjugate(values, out=values, where=flip)
+            values *= factor
             spread = _spread(values)
-            normed = self._surface(values) / spread[:, None, None]
+            normed = self._surface(values)
+            normed /= spread[:, None, None]
             weight = np.maximum(normed.max(axis=(1, 2)) - 4.5, 0.05)
-            combined += weight[:, None, None] * normed
+            normed *= weight[:, None, None]
+            combined += normed
             mixed += (weight / spread)[:, None] * values
         result: np.ndarray = combined.max(axis=(1, 2)) / _spread(mixed)
-        return result
+        return result.astype(np.float64)
 
     def _surface(self, values: np.ndarray) -> np.ndarray:
         """Re(FFT2) of the sync bins on the GRID² offset grid (point-mirrored), per row.
@@ -413,21 +429,24 @@ class Sampler:
         Only the real part is needed, which is the transform of the Hermitian half
         (values + their conjugates at -k) / 2: a real inverse FFT of half the size.
         """
-        rows, cols = self.bins[0], self.bins[1]
-        mirror = cols < 0
-        rows = np.where(mirror, -rows, rows) % GRID
-        cols = np.abs(cols)
-        half = np.where(mirror, np.conj(values), values) * 0.5
-        spectrum = np.zeros((len(values), GRID, GRID // 2 + 1), dtype=np.complex128)
-        spectrum[:, rows, cols] = half
+        half = values * np.float32(0.5)
+        np.conjugate(half, out=half, where=self._mirror)
+        spectrum = np.zeros((len(values), GRID, GRID // 2 + 1), dtype=np.complex64)
+        spectrum[:, self._rows, self._cols] = half
         # Column 0 has no discarded mirror: its conjugate partner must be written out.
-        edge = cols == 0
-        spectrum[:, (-rows[edge]) % GRID, 0] += np.conj(half[:, edge])
-        surface: np.ndarray = np.fft.irfft2(spectrum, s=(GRID, GRID)) * (GRID * GRID)
+        spectrum[:, (-self._rows[self._edge]) % GRID, 0] += np.conj(half[:, self._edge])
+        surface: np.ndarray = np.fft.irfft2(spectrum, s=(GRID, GRID))
+        surface *= np.float32(GRID * GRID)
         return surface
 
-    def polish(self, basis: np.ndarray) -> np.ndarray:
-        """The best lattice within ±1.5 % scale and ±1.2° of ``basis``, in any orientation.
+    def score(self, basis: np.ndarray) -> float:
+        """The best score of ``basis`` over the 8 orientations, every plane counted."""
+        n = len(DIHEDRAL)
+        return float(self.scores(np.repeat(basis[None], n, axis=0), np.arange(n)).max())
+
+    def polish(self, basis: np.ndarray) -> tuple[np.ndarray, float]:
+        """The best lattice within ±1.5 % scale and ±1.2° of ``basis``, in any orientation,
+        and its score.
 
         The autocorrelation finds lattices to about a percent and a degree; coherent folding
         needs a few tenths, so the neighbourhood is searched before folding.
@@ -440,7 +459,8 @@ class Sampler:
         n = len(DIHEDRAL)
         bases = np.repeat(np.stack(trials), n, axis=0)
         values = self.scores(bases, np.tile(np.arange(n), len(trials)))
-        return np.asarray(bases[int(np.argmax(values))])
+        best = int(np.argmax(values))
+        return np.asarray(bases[best]), float(values[best])
 
 
 def _spread(values: np.ndarray) -> np.ndarray:

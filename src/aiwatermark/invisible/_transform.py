@@ -8,6 +8,8 @@ the same as a 512-pixel one.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from PIL import Image
 
@@ -29,11 +31,19 @@ def luma(pixels: np.ndarray) -> np.ndarray:
     return pixels[..., :3].astype(np.float32) @ _LUMA
 
 
-def is_grey(pixels: np.ndarray) -> bool:
+def is_grey(colour: Image.Image) -> bool:
     """True for one channel, or R = G = B up to rounding (a black-and-white photo in RGB)."""
-    if pixels.ndim == 2:
+    if colour.mode == "L":
         return True
-    sample = pixels[:: max(1, pixels.shape[0] // 128), :: max(1, pixels.shape[1] // 128), :3]
+    width, height = colour.size
+    step_x, step_y = max(1, width // 128), max(1, height // 128)
+    # Row by row: the image is never converted to one full-size array.
+    sample = np.stack(
+        [
+            np.asarray(colour.crop((0, y, width, y + 1)))[0, ::step_x, :3]
+            for y in range(0, height, step_y)
+        ]
+    )
     spread = sample.max(axis=2).astype(np.int16) - sample.min(axis=2)
     return bool(np.mean(spread) < 2.0)
 
@@ -81,6 +91,21 @@ def resize(plane: np.ndarray, height: int, width: int, *, smooth: bool = True) -
     method = Image.Resampling.BILINEAR if smooth else Image.Resampling.BICUBIC
     image = Image.fromarray(np.ascontiguousarray(plane, dtype=np.float32), "F")
     return np.asarray(image.resize((width, height), method), dtype=np.float32)
+
+
+def resize_rows(plane: np.ndarray, height: int, width: int, start: int, stop: int) -> np.ndarray:
+    """Rows ``start:stop`` of ``resize(plane, height, width, smooth=False)``, computed alone.
+
+    Pillow maps each output row to the same source position whether the whole image or a
+    box of it is resized, so bands computed this way tile the full resize.
+    """
+    if plane.shape == (height, width):
+        return plane[start:stop]
+    scale = plane.shape[0] / height
+    image = Image.fromarray(np.ascontiguousarray(plane, dtype=np.float32), "F")
+    box = (0.0, start * scale, float(plane.shape[1]), stop * scale)
+    band = image.resize((width, stop - start), Image.Resampling.BICUBIC, box=box)
+    return np.asarray(band, dtype=np.float32)
 
 
 def box_mean(plane: np.ndarray, radius: int) -> np.ndarray:
@@ -141,6 +166,15 @@ def _smooth_axis(a: np.ndarray, radius: int, axis: int, wrap: bool) -> np.ndarra
     return out
 
 
+@lru_cache(maxsize=4)
+def _window_overlap(shape: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
+    """Autocorrelation of the analysis window: the same for every plane of an image."""
+    window = np.outer(_tukey(shape[0]), _tukey(shape[1]))
+    overlap: np.ndarray = np.fft.irfft2(np.abs(np.fft.rfft2(window, s=size)) ** 2, s=size)
+    overlap.flags.writeable = False
+    return overlap
+
+
 class Spectrum:
     """Whitened spectrum of a luma plane, zero-padded so its autocorrelation is linear.
 
@@ -179,7 +213,7 @@ class Spectrum:
         """Normalised linear autocorrelation, lag (0, 0) at index [0, 0] (circular indexing)."""
         power = self.white.real**2 + self.white.imag**2
         acf = np.fft.irfft2(power, s=self.size)
-        overlap = np.fft.irfft2(np.abs(np.fft.rfft2(self.window, s=self.size)) ** 2, s=self.size)
+        overlap = _window_overlap(self.shape, self.size)
         acf = acf / np.maximum(overlap, 0.05 * overlap[0, 0])
         result: np.ndarray = (acf / acf[0, 0]).astype(np.float32)
         return result

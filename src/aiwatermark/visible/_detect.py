@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -178,15 +179,10 @@ def detect_label(
     if logo is not None:
         opened_logo = imageio.open(logo)
         logo_aspect = opened_logo.width / opened_logo.height
-    colour, _ = imageio.split_alpha(imageio.open(image))
+    colour, _ = imageio.split_alpha(imageio.open_for_reading(image))
     width, height = colour.size
     work = min(1.0, _WORK_SIDE / min(width, height))
-    grey = colour.convert("L")
-    if work < 1.0:
-        grey = grey.resize(
-            (max(1, round(width * work)), max(1, round(height * work))), Image.Resampling.BOX
-        )
-    pixels = np.asarray(grey, dtype=np.float64)
+    pixels = np.asarray(_shrunk_grey(colour, work), dtype=np.float64)
     search = _Search(pixels, text, boxed=background is not None)
     candidates = _candidates(
         (width, height),
@@ -229,6 +225,32 @@ class _Candidate:
     """Working pixels per pixel of the image the label was drawn on."""
     origin: tuple[int, int]
     size: tuple[int, int]
+
+
+_GREY_BAND = 256  # output rows converted at a time
+
+
+def _shrunk_grey(colour: Image.Image, work: float) -> Image.Image:
+    """``colour`` in grey, shrunk by ``work`` with a box filter, a band of rows at a time.
+
+    The same pixels as converting the whole image and then shrinking it, without the
+    full-size grey copy (150 MB at 150 megapixels): Pillow maps each output row to the
+    same source rows whether it resizes the whole image or a box of it.
+    """
+    if work >= 1.0:
+        return colour.convert("L")
+    width, height = colour.size
+    size = (max(1, round(width * work)), max(1, round(height * work)))
+    scale = height / size[1]
+    out = Image.new("L", size)
+    for top in range(0, size[1], _GREY_BAND):
+        bottom = min(size[1], top + _GREY_BAND)
+        y0, y1 = top * scale, bottom * scale
+        first, last = max(0, int(y0) - 2), min(height, math.ceil(y1) + 2)
+        band = colour.crop((0, first, width, last)).convert("L")
+        box = (0.0, y0 - first, float(width), y1 - first)
+        out.paste(band.resize((size[0], bottom - top), Image.Resampling.BOX, box=box), (0, top))
+    return out
 
 
 def _close(a: _Candidate, b: _Candidate) -> bool:

@@ -171,7 +171,7 @@ def add_label(
     if background not in ("auto", None):
         parse_colour(background)
     check_layout_options(size, margin, font, text)
-    opened = imageio.open(image)
+    opened = imageio.open_for_reading(image)
     logo_image = None if logo is None else imageio.open(logo).convert("RGBA")
     colour, alpha = imageio.split_alpha(opened)
     layout = plan(

@@ -3,7 +3,7 @@
 :func:`add_label` draws a small box with the text in a corner, at an edge or in the
 centre (:data:`POSITIONS`), sized to the image and coloured for WCAG contrast.
 :func:`detect_label` tells whether an image still carries that label, also after JPEG
-compression and downscaling.
+compression, resizing and crops that keep it.
 
 Example:
     >>> from PIL import Image

@@ -434,6 +434,53 @@ def test_a_given_position_is_searched_alone(photo: Image.Image) -> None:
     assert not detect_label(cropped, position="bottom-right").found
 
 
+@pytest.mark.parametrize("preset", ["eu-ai", "eu-ai-generated", "eu-ai-modified"])
+def test_eu_icon_presets_are_drawn_and_found(photo: Image.Image, preset: str) -> None:
+    labelled = add_label(photo, preset)
+    box = changed_box(photo, labelled)
+    plain = changed_box(photo, add_label(photo, "AI"))
+    # The icon is the acronym in a frame, wider than the same letters as plain text; with
+    # the word it is wider still.
+    assert box[2] - box[0] > plain[2] - plain[0]
+    if preset != "eu-ai":
+        assert box[2] - box[0] > 2 * (plain[2] - plain[0])
+    text_colour, box_colour, _ = text_and_box(labelled, box)
+    assert contrast(text_colour, box_colour) >= 4.5
+    for attack in ATTACKS.values():
+        result = detect_label(attack(labelled), preset)
+        assert result.found, preset
+    assert detect_label(labelled, preset).box == box
+    assert not detect_label(photo, preset).found
+    assert not detect_label(labelled).found  # the default "AI-generated" is another label
+    others = {"eu-ai-generated", "eu-ai-modified"} - {preset}
+    assert all(not detect_label(labelled, other).found for other in others)
+
+
+def test_eu_icon_presets_find_nothing_on_unlabelled_photos(
+    photo_paths: list[Path], skimage_photos: list[Image.Image]
+) -> None:
+    photos = [aiwatermark.imageio.open(p) for p in photo_paths] + skimage_photos
+    for image in photos:
+        for side in (1024, 256):
+            scale = side / min(image.size)
+            size = (round(image.width * scale), round(image.height * scale))
+            resized = image.convert("RGB").resize(size, Image.Resampling.LANCZOS)
+            for preset in ("eu-ai", "eu-ai-generated", "eu-ai-modified"):
+                assert not detect_label(resized, preset).found
+                assert not detect_label(_jpeg(resized, 75), preset).found
+
+
+def test_mark_and_verify_the_eu_icon(photo_paths: list[Path]) -> None:
+    result = aiwatermark.mark(photo_paths[0], label="eu-ai-generated", store=False)
+    assert result.data is not None and result.layers[0] == "label"
+    report = aiwatermark.verify(result.data, label="eu-ai-generated", store=False)
+    assert report.label is not None and report.label.found
+    assert any("label: visible AI label found" in line for line in report.evidence)
+    # verify is told which label to look for: the default text is not this icon.
+    other = aiwatermark.verify(result.data, store=False)
+    assert other.label is not None and not other.label.found
+
+
 def test_mark_and_verify_draw_and_find_a_label_in_the_font_given(photo_paths: list[Path]) -> None:
     font = _cjk_font()
     if font is None:

@@ -16,6 +16,7 @@ from ._label import Background, check_layout_options, check_position, check_text
 from ._layout import (
     MIN_CAP_HEIGHT,
     POSITIONS,
+    PRESETS,
     SIZE_FRACTION,
     Layout,
     cap_height,
@@ -36,6 +37,14 @@ ANYWHERE_THRESHOLD = 0.75
 
 BOXLESS_ANYWHERE_THRESHOLD = 0.6
 """The same for labels drawn with ``background=None``."""
+
+ICON_THRESHOLD = 0.8
+"""The bar for the ``"eu-ai"`` preset: the lone acronym in its frame is a short pattern that
+textures match better by chance (unlabelled photos up to ~0.69; labelled >= 0.9 after JPEG
+and a 0.5x resize)."""
+
+ICON_ANYWHERE_THRESHOLD = 0.85
+"""The same away from the placements."""
 
 _SCALES = (1.0, 0.9, 0.8, 0.75, 0.7, 2 / 3, 0.6, 0.5, 0.4, 1 / 3, 0.25)
 # Labels on images bigger than ~570 px scale exactly with the image, so one template fits
@@ -214,7 +223,8 @@ def detect_label(
     leave the label at. It survives JPEG compression, resizing and crops that keep the
     label; it does not look for labels cut, rotated or restyled. ``found`` is
     ``score >= 0.65`` at a placement (0.42 without a box) and ``>= 0.75`` elsewhere (0.6
-    without a box); unlabelled photos score below that. Pass the options
+    without a box; 0.8 and 0.85 for the ``"eu-ai"`` icon alone); unlabelled photos score
+    below that. ``text`` is the label's text or a name in :data:`PRESETS`. Pass the options
     the label was drawn with (``size``, ``margin``, ``font``, ``logo``;
     ``background=None`` for a label without a box).
 
@@ -267,13 +277,20 @@ def detect_label(
             matches.extend(search.match(candidate, phase) for phase in _PHASES[1:])
     score, box, where = max(matches, default=(0.0, None, None), key=lambda m: m[0])
     boxed = background is not None
-    threshold = THRESHOLD if boxed else BOXLESS_THRESHOLD
+    icon = PRESETS.get(text) == ("AI", "")
+    threshold = ICON_THRESHOLD if icon else THRESHOLD if boxed else BOXLESS_THRESHOLD
     if score < threshold and position is None:
         # Not where add_label puts it: a crop may have moved it and changed the image size
         # (so the size it was laid out for), a resize its scale. Look everywhere.
         # Many more places and sizes compared: a stricter bar keeps the chance of a chance
         # match where it was (a crop leaves the label intact, and it scores > 0.85).
-        strict = ANYWHERE_THRESHOLD if boxed else BOXLESS_ANYWHERE_THRESHOLD
+        strict = (
+            ICON_ANYWHERE_THRESHOLD
+            if icon
+            else ANYWHERE_THRESHOLD
+            if boxed
+            else BOXLESS_ANYWHERE_THRESHOLD
+        )
         anywhere = search.anywhere(
             grey,
             min(width, height),
@@ -369,7 +386,7 @@ _Match = tuple[float, tuple[int, int, int, int] | None, str | None]
 
 
 class _Search:
-    """Matches candidates against one (working-size, grey) image, caching the templates."""
+    """Matches candidates against one (working-size, grey) image."""
 
     def __init__(self, pixels: _Array, text: str, *, boxed: bool) -> None:
         self.pixels = pixels
@@ -505,7 +522,7 @@ def _first(match: _Match) -> float:
 _CROP_KEEPS = 0.5
 """The smallest share of the short side a crop may keep for the label to be searched for."""
 
-_SIZE_STEP = 1.04  # between apparent sizes searched: the coarse match tolerates ±2 %
+_SIZE_STEP = 1.04  # between sizes compared coarsely; the fine search covers the gaps
 _COARSE_FONT_PX = 7.0  # the text is still a few pixels tall at the coarse resolution
 _MAX_COARSE_STEP = 8
 _COARSE_SLOPE = 0.7  # the reduced image blurs text and box into each other

@@ -376,6 +376,111 @@ def test_detection_is_fast() -> None:
     assert time.perf_counter() - start < 0.5  # ~50 ms here; generous for slow CI machines
 
 
+def _crop_keeping(
+    image: Image.Image, label: tuple[int, int, int, int], share: float, rng: np.random.Generator
+) -> tuple[int, int, int, int]:
+    """A random crop of ``share`` of each side that keeps the whole label."""
+    width, height = round(image.width * share), round(image.height * share)
+    x = int(rng.integers(max(0, label[2] - width), min(label[0], image.width - width) + 1))
+    y = int(rng.integers(max(0, label[3] - height), min(label[1], image.height - height) + 1))
+    return x, y, x + width, y + height
+
+
+def test_label_is_found_after_crops_that_keep_it(
+    photo_paths: list[Path], skimage_photos: list[Image.Image]
+) -> None:
+    rng = np.random.default_rng(15)
+    photos = [aiwatermark.imageio.open(p).convert("RGB") for p in photo_paths] + [
+        im.convert("RGB") for im in skimage_photos
+    ]
+    found, false_alarms, runs = 0, 0, 0
+    for index, photo in enumerate(photos):
+        # At 1024 px the font follows the image size, so a crop changes the size the label
+        # "should" have; below ~570 px the legible minimum holds it fixed.
+        for side in (1024, 600):
+            image = photo.resize((side, side), Image.Resampling.LANCZOS)
+            position = POSITIONS[(2 * index + side) % len(POSITIONS)]
+            labelled = add_label(image, position=position)
+            box = changed_box(image, labelled)
+            for share, after in ((0.8**0.5, 1.0), (0.8, 1.0), (0.75, 0.5)):
+                crop = _crop_keeping(image, box, share, rng)
+
+                def attack(im: Image.Image, crop=crop, after=after) -> Image.Image:
+                    cropped = im.crop(crop)
+                    size = (round(cropped.width * after), round(cropped.height * after))
+                    return _jpeg(cropped.resize(size, Image.Resampling.BICUBIC), 85)
+
+                result = detect_label(attack(labelled))
+                runs += 1
+                found += result.found
+                false_alarms += detect_label(attack(image)).found
+                if result.found and after == 1.0:
+                    # The box is where the label went in the cropped picture.
+                    expected = (box[0] - crop[0], box[1] - crop[1], box[2] - crop[0])
+                    assert all(
+                        abs(a - b) <= 2 for a, b in zip(result.box[:3], expected, strict=True)
+                    )
+    assert found / runs >= 0.95, f"{found}/{runs}"
+    assert false_alarms == 0
+
+
+def test_a_given_position_is_searched_alone(photo: Image.Image) -> None:
+    image = photo.resize((1024, 1024), Image.Resampling.LANCZOS)
+    labelled = add_label(image, position="top-left")
+    cropped = labelled.crop((0, 0, 800, 800))
+    assert detect_label(cropped).found
+    assert detect_label(cropped).position == "top-left"
+    # The caller says where the label is: a label elsewhere does not count.
+    assert not detect_label(cropped, position="bottom-right").found
+
+
+@pytest.mark.parametrize("preset", ["eu-ai", "eu-ai-generated", "eu-ai-modified"])
+def test_eu_icon_presets_are_drawn_and_found(photo: Image.Image, preset: str) -> None:
+    labelled = add_label(photo, preset)
+    box = changed_box(photo, labelled)
+    plain = changed_box(photo, add_label(photo, "AI"))
+    # The icon is the acronym in a frame, wider than the same letters as plain text; with
+    # the word it is wider still.
+    assert box[2] - box[0] > plain[2] - plain[0]
+    if preset != "eu-ai":
+        assert box[2] - box[0] > 2 * (plain[2] - plain[0])
+    text_colour, box_colour, _ = text_and_box(labelled, box)
+    assert contrast(text_colour, box_colour) >= 4.5
+    for attack in ATTACKS.values():
+        result = detect_label(attack(labelled), preset)
+        assert result.found, preset
+    assert detect_label(labelled, preset).box == box
+    assert not detect_label(photo, preset).found
+    assert not detect_label(labelled).found  # the default "AI-generated" is another label
+    others = {"eu-ai-generated", "eu-ai-modified"} - {preset}
+    assert all(not detect_label(labelled, other).found for other in others)
+
+
+def test_eu_icon_presets_find_nothing_on_unlabelled_photos(
+    photo_paths: list[Path], skimage_photos: list[Image.Image]
+) -> None:
+    photos = [aiwatermark.imageio.open(p) for p in photo_paths] + skimage_photos
+    for image in photos:
+        for side in (1024, 256):
+            scale = side / min(image.size)
+            size = (round(image.width * scale), round(image.height * scale))
+            resized = image.convert("RGB").resize(size, Image.Resampling.LANCZOS)
+            for preset in ("eu-ai", "eu-ai-generated", "eu-ai-modified"):
+                assert not detect_label(resized, preset).found
+                assert not detect_label(_jpeg(resized, 75), preset).found
+
+
+def test_mark_and_verify_the_eu_icon(photo_paths: list[Path]) -> None:
+    result = aiwatermark.mark(photo_paths[0], label="eu-ai-generated", store=False)
+    assert result.data is not None and result.layers[0] == "label"
+    report = aiwatermark.verify(result.data, label="eu-ai-generated", store=False)
+    assert report.label is not None and report.label.found
+    assert any("label: visible AI label found" in line for line in report.evidence)
+    # verify is told which label to look for: the default text is not this icon.
+    other = aiwatermark.verify(result.data, store=False)
+    assert other.label is not None and not other.label.found
+
+
 def test_mark_and_verify_draw_and_find_a_label_in_the_font_given(photo_paths: list[Path]) -> None:
     font = _cjk_font()
     if font is None:

@@ -161,8 +161,10 @@ def mark(
 ) -> MarkResult:
     """Mark an AI-generated image with every disclosure layer and save (or return) it.
 
-    Layers, in order: a visible ``label`` (``label=None`` for none; ``font`` is the path of a
-    .ttf/.otf to draw it with, e.g. for scripts the bundled font lacks), an invisible watermark
+    Layers, in order: a visible ``label`` (its text, or ``"eu-ai"``, ``"eu-ai-generated"``
+    or ``"eu-ai-modified"`` for the EU's common "AI" icon; ``label=None`` for none; ``font``
+    is the path of a .ttf/.otf to draw it with, e.g. for scripts the bundled font lacks), an
+    invisible watermark
     carrying ``payload`` (a fresh random content ID unless given; ``watermark=False`` for
     none), IPTC/EXIF/PNG disclosure metadata, and signed C2PA Content Credentials
     (``signer=False`` for none; ``None`` uses the local development identity, created on
@@ -419,8 +421,9 @@ def verify(
     registered manifest applies only when the fingerprint it signs matches these pixels; a
     watermark copied into another picture therefore carries no credentials.
     ``trust_anchors`` (PEM) decides which signers count as trusted. ``label`` is the text
-    of the visible label to look for, if ``mark`` drew another one, and ``font`` the font it
-    was drawn with, if not the bundled one.
+    of the visible label to look for, if ``mark`` drew another one (the same preset name,
+    e.g. ``label="eu-ai"``, for an EU icon), and ``font`` the font it was drawn with, if not
+    the bundled one.
     The verdict follows the policy in :mod:`aiwatermark.verdict`.
 
     Example:

@@ -87,7 +87,8 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--label",
         default="AI-generated",
         metavar="TEXT",
-        help='visible label text (default: "AI-generated")',
+        help="visible label text, or an EU icon preset: eu-ai, eu-ai-generated, "
+        'eu-ai-modified (default: "AI-generated")',
     )
     text.add_argument("--no-label", action="store_true", help="no visible label")
     mark.add_argument(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from dataclasses import asdict, dataclass
@@ -13,7 +14,17 @@ from PIL import Image
 from .. import imageio
 from ..errors import ImageTooSmallError
 from ._label import Background, check_layout_options, check_position, check_text, parse_colour
-from ._layout import MIN_CAP_HEIGHT, POSITIONS, Layout, cap_height, draw, plan
+from ._layout import (
+    MIN_CAP_HEIGHT,
+    POSITIONS,
+    PRESETS,
+    SIZE_FRACTION,
+    Layout,
+    cap_height,
+    draw,
+    min_font_px,
+    plan,
+)
 
 THRESHOLD = 0.65
 """Scores at or above this mean "label found" (calibrated in benchmarks/label_detection.py)."""
@@ -21,6 +32,20 @@ THRESHOLD = 0.65
 BOXLESS_THRESHOLD = 0.42
 """The same for labels drawn with ``background=None``: their outlined text carries the
 photo along its edges, so both labelled and unlabelled images score lower."""
+
+ANYWHERE_THRESHOLD = 0.75
+"""The bar for a label found away from its placements (after a crop) or at another size."""
+
+BOXLESS_ANYWHERE_THRESHOLD = 0.6
+"""The same for labels drawn with ``background=None``."""
+
+ICON_THRESHOLD = 0.8
+"""The bar for the ``"eu-ai"`` preset: the lone acronym in its frame is a short pattern that
+textures match better by chance (unlabelled photos up to ~0.69; labelled >= 0.9 after JPEG
+and a 0.5x resize)."""
+
+ICON_ANYWHERE_THRESHOLD = 0.85
+"""The same away from the placements."""
 
 _SCALES = (1.0, 0.9, 0.8, 0.75, 0.7, 2 / 3, 0.6, 0.5, 0.4, 1 / 3, 0.25)
 # Labels on images bigger than ~570 px scale exactly with the image, so one template fits
@@ -74,9 +99,12 @@ class _Template:
     weights: _Array
 
 
+@functools.lru_cache(maxsize=256)
 def _template(
     layout: Layout, text: str, boxed: bool, factor: float, phase: tuple[float, float]
 ) -> _Template:
+    # Cached across calls: uploads come in a few common sizes, which need the same
+    # templates, and drawing one costs more than matching it.
     label = draw(
         layout,
         text,
@@ -100,38 +128,76 @@ def _template(
     # Only pixels wholly inside a box count: its anti-aliased rim mixes in the photo. A
     # boxless label is all rim, so there every pixel counts as much as it is covered.
     weights = (alpha >= 0.995).astype(np.float64) if boxed else alpha
-    return _Template(values=rgba[:, :, 0], weights=weights)
+    values = rgba[:, :, 0]
+    for array in (values, weights):
+        array.setflags(write=False)  # shared by every later call through the cache
+    return _Template(values=values, weights=weights)
 
 
-def _correlate(
-    spectrum: np.ndarray[Any, np.dtype[np.complex128]], kernel: _Array, shape: tuple[int, int]
-) -> _Array:
-    """Sum of ``kernel`` × the image under it, for every offset where it fits inside."""
-    out = np.fft.irfft2(spectrum * np.conj(np.fft.rfft2(kernel, s=shape)), s=shape)
-    return np.asarray(out[: shape[0] - kernel.shape[0] + 1, : shape[1] - kernel.shape[1] + 1])
+def _fast_length(n: int) -> int:
+    """The smallest 5-smooth size >= ``n``."""
+    # pocketfft is several times slower on sizes with a large prime factor (a label's
+    # region is often 59 or 241 px wide); padding to 2^a 3^b 5^c keeps every transform fast.
+    while True:
+        rest = n
+        for prime in (2, 3, 5):
+            while rest % prime == 0:
+                rest //= prime
+        if rest == 1:
+            return n
+        n += 1
+
+
+class _Plane:
+    """A grey image (or region) with the transforms every template compared with it shares."""
+
+    def __init__(self, pixels: _Array) -> None:
+        self.shape = (int(pixels.shape[0]), int(pixels.shape[1]))
+        self.fft_shape = (_fast_length(self.shape[0]), _fast_length(self.shape[1]))
+        centred = pixels - pixels.mean()  # keeps the FFT sums well conditioned
+        self.spectrum = np.fft.rfft2(centred, s=self.fft_shape)
+        self.squares = np.fft.rfft2(centred**2, s=self.fft_shape)
+
+    def _correlate(
+        self, spectrum: np.ndarray[Any, np.dtype[np.complex128]], kernel: _Array
+    ) -> _Array:
+        """Sum of ``kernel`` × the image under it, for every offset where it fits inside."""
+        # Zero padding past the image never wraps into an offset where the kernel fits.
+        out = np.fft.irfft2(
+            spectrum * np.conj(np.fft.rfft2(kernel, s=self.fft_shape)), s=self.fft_shape
+        )
+        height, width = self.shape
+        return np.asarray(out[: height - kernel.shape[0] + 1, : width - kernel.shape[1] + 1])
+
+    def scores(self, template: _Template, min_slope: float) -> _Array | None:
+        """|Weighted normalised cross-correlation| of ``template`` at every offset."""
+        weights, values = template.weights, template.values
+        if values.shape[0] > self.shape[0] or values.shape[1] > self.shape[1]:
+            return None
+        total = float(weights.sum())
+        deviation = values - float((weights * values).sum()) / max(total, 1e-9)
+        norm = float(np.sqrt((weights * deviation**2).sum()))
+        if total < 1.0 or norm == 0.0:
+            return None
+        numerator = self._correlate(self.spectrum, weights * deviation)
+        sums = self._correlate(self.spectrum, weights)
+        squares = self._correlate(self.squares, weights)
+        spread = squares - sums**2 / total
+        # The slope of pixels against the template is the text-to-box brightness difference
+        # (as a fraction of 255): ours keep >= ~0.45 because of the contrast rule, while
+        # textures that happen to correlate are mostly faint.
+        slope = np.abs(numerator) / norm**2
+        strong = (spread > _MIN_STD**2 * total) & (slope >= min_slope)
+        return np.asarray(
+            np.where(strong, np.abs(numerator) / (norm * np.sqrt(np.maximum(spread, 1e-9))), 0.0)
+        )
 
 
 def _best_match(region: _Array, template: _Template, min_slope: float) -> tuple[float, int, int]:
     """Best |weighted normalised cross-correlation| of ``template`` in ``region``."""
-    weights, values = template.weights, template.values
-    total = float(weights.sum())
-    deviation = values - float((weights * values).sum()) / total
-    norm = float(np.sqrt((weights * deviation**2).sum()))
-    if total < 1.0 or norm == 0.0:
+    score = _Plane(region).scores(template, min_slope)
+    if score is None:
         return 0.0, 0, 0
-    shape = (region.shape[0], region.shape[1])
-    centred = region - region.mean()  # keeps the FFT sums well conditioned
-    spectrum = np.fft.rfft2(centred)
-    numerator = _correlate(spectrum, weights * deviation, shape)
-    sums = _correlate(spectrum, weights, shape)
-    squares = _correlate(np.fft.rfft2(centred**2), weights, shape)
-    spread = squares - sums**2 / total
-    # The slope of pixels against the template is the text-to-box brightness difference
-    # (as a fraction of 255): ours keep >= ~0.45 because of the contrast rule, while
-    # textures that happen to correlate are mostly faint.
-    slope = np.abs(numerator) / norm**2
-    strong = (spread > _MIN_STD**2 * total) & (slope >= min_slope)
-    score = np.where(strong, np.abs(numerator) / (norm * np.sqrt(np.maximum(spread, 1e-9))), 0.0)
     y, x = np.unravel_index(int(np.argmax(score)), score.shape)
     return float(score[y, x]), int(x), int(y)
 
@@ -152,11 +218,15 @@ def detect_label(
     The expected label is laid out by the same rules as :func:`add_label` (for this image
     size and for the sizes it may have had before a downscale to 1/4) and compared, by
     normalised cross-correlation of the text's shape, with every placement in
-    :data:`POSITIONS` (or only ``position``), a few pixels around each. It survives JPEG
-    compression and resizing; it does not look for labels moved, cropped, rotated or
-    restyled. ``found`` is ``score >= 0.65`` (0.42 without a box); unlabelled photos score
-    well below that.
-    Pass the options the label was drawn with (``size``, ``margin``, ``font``, ``logo``;
+    :data:`POSITIONS` (or only ``position``), a few pixels around each. When it is not
+    there and no ``position`` is given, the whole image is searched, coarse to fine, at
+    every size a crop keeping at least half the short side (and any resize after it) can
+    leave the label at. It survives JPEG compression, resizing and crops that keep the
+    label; it does not look for labels cut, rotated or restyled. ``found`` is
+    ``score >= 0.65`` at a placement (0.42 without a box) and ``>= 0.75`` elsewhere (0.6
+    without a box; 0.8 and 0.85 for the ``"eu-ai"`` icon alone); unlabelled photos score
+    below that. ``text`` is the label's text or a name in :data:`PRESETS`. Pass the options
+    the label was drawn with (``size``, ``margin``, ``font``, ``logo``;
     ``background=None`` for a label without a box).
 
     Raises:
@@ -182,7 +252,8 @@ def detect_label(
     colour, _ = imageio.split_alpha(imageio.open_for_reading(image))
     width, height = colour.size
     work = min(1.0, _WORK_SIDE / min(width, height))
-    pixels = np.asarray(_shrunk_grey(colour, work), dtype=np.float64)
+    grey = _shrunk_grey(colour, work)
+    pixels = np.asarray(grey, dtype=np.float64)
     search = _Search(pixels, text, boxed=background is not None)
     candidates = _candidates(
         (width, height),
@@ -202,8 +273,34 @@ def detect_label(
         if candidate.factor < 1.0 and candidate.layout.font_px * candidate.factor < _PHASED_FONT_PX:
             matches.extend(search.match(candidate, phase) for phase in _PHASES[1:])
     score, box, where = max(matches, default=(0.0, None, None), key=lambda m: m[0])
+    boxed = background is not None
+    icon = PRESETS.get(text) == ("AI", "")
+    threshold = ICON_THRESHOLD if icon else THRESHOLD if boxed else BOXLESS_THRESHOLD
+    if score < threshold and position is None:
+        # Not where add_label puts it: a crop may have moved it and changed the image size
+        # (so the size it was laid out for), a resize its scale. Look everywhere.
+        # Many more places and sizes compared: a stricter bar keeps the chance of a chance
+        # match where it was (a crop leaves the label intact, and it scores > 0.85).
+        strict = (
+            ICON_ANYWHERE_THRESHOLD
+            if icon
+            else ANYWHERE_THRESHOLD
+            if boxed
+            else BOXLESS_ANYWHERE_THRESHOLD
+        )
+        anywhere = search.anywhere(
+            grey,
+            min(width, height),
+            work,
+            size=size,
+            font=font,
+            logo_aspect=logo_aspect,
+            enough=strict + 0.1,
+        )
+        if anywhere[0] >= strict or anywhere[0] < threshold:
+            score, box, where = max((score, box, where), anywhere, key=lambda m: m[0])
     score = round(min(score, 1.0), 4)
-    if score < (THRESHOLD if background is not None else BOXLESS_THRESHOLD) or box is None:
+    if score < threshold or box is None:
         return LabelDetection(found=False, score=score, box=None)
     x0, y0, x1, y1 = box
     full = (
@@ -312,25 +409,25 @@ _Match = tuple[float, tuple[int, int, int, int] | None, str | None]
 
 
 class _Search:
-    """Matches candidates against one (working-size, grey) image, caching the templates."""
+    """Matches candidates against one (working-size, grey) image."""
 
     def __init__(self, pixels: _Array, text: str, *, boxed: bool) -> None:
         self.pixels = pixels
         self.text = text
         self.boxed = boxed
-        self.templates: dict[tuple[int, int, int, float, float, float], _Template] = {}
 
-    def match(self, candidate: _Candidate, phase: tuple[float, float]) -> _Match:
+    def template(self, layout: Layout, factor: float, phase: tuple[float, float]) -> _Template:
+        return _template(layout, self.text, self.boxed, factor, phase)
+
+    def match(
+        self, candidate: _Candidate, phase: tuple[float, float], radius: int = _RADIUS
+    ) -> _Match:
         """(score, box in working pixels, position) of the best fit near ``candidate``."""
-        layout, factor = candidate.layout, candidate.factor
-        key = (layout.font_px, *layout.size, factor, *phase)
-        if key not in self.templates:
-            self.templates[key] = _template(layout, self.text, self.boxed, factor, phase)
-        template = self.templates[key]
+        template = self.template(candidate.layout, candidate.factor, phase)
         th, tw = template.values.shape
         x0, y0 = candidate.origin
-        top, left = max(0, y0 - _RADIUS), max(0, x0 - _RADIUS)
-        region = self.pixels[top : y0 + th + _RADIUS, left : x0 + tw + _RADIUS]
+        top, left = max(0, y0 - radius), max(0, x0 - radius)
+        region = self.pixels[top : y0 + th + radius, left : x0 + tw + radius]
         if region.shape[0] < th or region.shape[1] < tw:
             return 0.0, None, None
         score, dx, dy = _best_match(
@@ -338,3 +435,161 @@ class _Search:
         )
         box = (left + dx, top + dy, left + dx + tw, top + dy + th)
         return score, box, candidate.position
+
+    def anywhere(
+        self,
+        grey: Image.Image,
+        short_side: int,
+        work: float,
+        *,
+        size: int | None,
+        font: str | os.PathLike[str] | None,
+        logo_aspect: float | None,
+        enough: float,
+    ) -> _Match:
+        """The best fit at any position and at any size a crop (and resize) can give.
+
+        Coarse to fine: every apparent size is compared with the whole image at a reduced
+        resolution, where the text is still a few pixels tall, and the few best places are
+        then matched at full resolution with the label drawn at the sizes near that one.
+        """
+        min_slope = _MIN_SLOPE if self.boxed else _BOXLESS_MIN_SLOPE
+        coarse_min = _COARSE_MIN_SCORE if self.boxed else _BOXLESS_COARSE_MIN_SCORE
+        floor = min_font_px(font)
+        font = None if font is None else os.fspath(font)  # hashable, for the layout cache
+        planes: dict[int, _Plane] = {}
+        hits: list[tuple[float, float, float, float]] = []  # score, font px, centre x, y
+        for apparent in _apparent_sizes(short_side, work, size, floor):
+            step = 1
+            while step < _MAX_COARSE_STEP and apparent / (2 * step) >= _COARSE_FONT_PX:
+                step *= 2
+            if step not in planes:
+                reduced = grey.reduce(step) if step > 1 else grey
+                planes[step] = _Plane(np.asarray(reduced, dtype=np.float64))
+            drawn = max(floor, round(apparent))
+            layout = _free_layout(text=self.text, px=drawn, font=font, logo_aspect=logo_aspect)
+            template = self.template(layout, apparent / drawn / step, (0.0, 0.0))
+            score = planes[step].scores(template, _COARSE_SLOPE * min_slope)
+            if score is None:
+                continue
+            y, x = np.unravel_index(int(np.argmax(score)), score.shape)
+            th, tw = template.values.shape
+            hits.append((float(score[y, x]), apparent, (x + tw / 2) * step, (y + th / 2) * step))
+        best: _Match = (0.0, None, None)
+        kept: list[tuple[float, float, float, float]] = []
+        for hit in sorted(hits, reverse=True):
+            if hit[0] < coarse_min or len(kept) == _COARSE_KEEP:
+                break
+            # Neighbouring sizes peak on the same spot: one fine search covers them all.
+            if any(abs(hit[2] - k[2]) < 2 * k[1] and abs(hit[3] - k[3]) < k[1] for k in kept):
+                continue
+            kept.append(hit)
+            best = max(best, self._fine(hit, work, size, floor, font, logo_aspect), key=_first)
+            if best[0] >= enough:
+                break
+        if best[1] is None:
+            return best
+        return best[0], best[1], _nearest_position(best[1], self.pixels.shape)
+
+    def _fine(
+        self,
+        hit: tuple[float, float, float, float],
+        work: float,
+        size: int | None,
+        floor: int,
+        font: str | None,
+        logo_aspect: float | None,
+    ) -> _Match:
+        """The best full-resolution fit of the label at the sizes near a coarse hit's."""
+        _, apparent, cx, cy = hit
+        drawn = apparent / work
+
+        def match(px: int, factor: float) -> _Match:
+            layout = _free_layout(text=self.text, px=px, font=font, logo_aspect=logo_aspect)
+            width, height = (round(v * factor) for v in layout.size)
+            candidate = _Candidate(
+                position="",  # named once found, by where it is
+                layout=layout,
+                factor=factor,
+                origin=(round(cx - width / 2), round(cy - height / 2)),
+                size=(width, height),
+            )
+            return self.match(candidate, _PHASES[0], radius=_FINE_RADIUS)
+
+        # Cropped and resized: drawn larger, then scaled to the size seen here. The coarse
+        # match favours sizes a little small (a template smaller than the box stays on
+        # it), so the sizes tried reach further up than down.
+        source = size if size is not None else max(floor, round(2 * drawn))
+        scored = [(match(source, apparent * step / source), step) for step in _FINE_STEPS]
+        best, step = max(scored, key=lambda pair: pair[0][0])
+        half = (_FINE_STEPS[1] - _FINE_STEPS[0]) / 2
+        for finer in (step - half, step + half):
+            best = max(best, match(source, apparent * finer / source), key=_first)
+        # Cropped only: the label is exactly as add_label drew it, at a whole font size.
+        if size is not None:
+            natives = [size]
+        elif work == 1.0:
+            natives = [round(drawn * step) + k for k in (-1, 0, 1)]
+        else:
+            natives = []  # our own downscale resamples it like a resize would
+        for px in natives:
+            if px >= floor:
+                best = max(best, match(px, work), key=_first)
+        return best
+
+
+def _first(match: _Match) -> float:
+    return match[0]
+
+
+_CROP_KEEPS = 0.5
+"""The smallest share of the short side a crop may keep for the label to be searched for."""
+
+_SIZE_STEP = 1.04  # between sizes compared coarsely; the fine search covers the gaps
+_COARSE_FONT_PX = 7.0  # the text is still a few pixels tall at the coarse resolution
+_MAX_COARSE_STEP = 8
+_COARSE_SLOPE = 0.7  # the reduced image blurs text and box into each other
+_COARSE_MIN_SCORE = 0.5  # labels score >= 0.6 here; chance matches mostly below
+_BOXLESS_COARSE_MIN_SCORE = 0.3  # outlined text carries the photo along its edges
+_COARSE_KEEP = 3  # places matched at full resolution
+_FINE_RADIUS = 10  # the coarse place is off by up to half a coarse pixel and the size step
+_FINE_STEPS = (0.97, 1.0, 1.03, 1.06, 1.09, 1.12)  # then halfway to each neighbour
+
+
+def _apparent_sizes(short_side: int, work: float, size: int | None, floor: int) -> list[float]:
+    """Font sizes (working pixels) a label can show at after a crop and a resize."""
+    if size is None:
+        # add_label sizes the font by the short side it was drawn on: a crop keeping a
+        # share c of it leaves the font at 1/c times the size this image would get, and a
+        # later resize changes both alike. Small originals had the legible minimum.
+        low = SIZE_FRACTION * short_side
+        high = max(SIZE_FRACTION * short_side / _CROP_KEEPS, float(floor))
+    else:
+        low, high = _CROP_KEEPS * size, float(size)
+    low = max(low, _MIN_CAP_SCALE * floor) * work
+    high = high * work
+    sizes = []
+    apparent = low / 1.02
+    while apparent <= high * 1.02:
+        sizes.append(apparent)
+        apparent *= _SIZE_STEP
+    return sizes
+
+
+@functools.lru_cache(maxsize=256)
+def _free_layout(*, text: str, px: int, font: str | None, logo_aspect: float | None) -> Layout:
+    """The label at font size ``px`` with its box at the origin."""
+    roomy = (1 << 20, 1 << 20)
+    return plan(
+        roomy, text, position="top-left", size=px, margin=0, font=font, logo_aspect=logo_aspect
+    )
+
+
+def _nearest_position(box: tuple[int, int, int, int], shape: tuple[int, ...]) -> str:
+    """The placement in :data:`POSITIONS` whose third of the image holds the box's centre."""
+    x, y = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    column = ("left", "center", "right")[min(2, int(3 * x / shape[1]))]
+    row = ("top", "center", "bottom")[min(2, int(3 * y / shape[0]))]
+    if row == "center":
+        return column
+    return row if column == "center" else f"{row}-{column}"

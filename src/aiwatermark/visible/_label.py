@@ -134,7 +134,9 @@ def add_label(
 
     Args:
         image: any :data:`aiwatermark.imageio.ImageSource`.
-        text: one line of text; any script the font has glyphs for.
+        text: one line of text; any script the font has glyphs for. A name in
+            :data:`PRESETS` (``"eu-ai"``, ``"eu-ai-generated"``, ``"eu-ai-modified"``) draws
+            the EU's common icon instead: a heavy "AI" in a frame, with the word or not.
         position: one of :data:`POSITIONS`: a corner ("bottom-right"), an edge's middle
             ("top", "bottom", "left", "right") or "center".
         size: font size in pixels per em; ``None`` scales it with the image.

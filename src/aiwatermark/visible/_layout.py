@@ -24,6 +24,20 @@ POSITIONS = (
 )
 """Where a label can go: the four corners, the middle of each edge, and the centre."""
 
+PRESETS = {
+    "eu-ai": ("AI", ""),
+    "eu-ai-generated": ("AI", "GENERATED"),
+    "eu-ai-modified": ("AI", "MODIFIED"),
+}
+"""Label texts drawn as the EU's common icon for AI content: a bold "AI", with a word or not.
+
+The EU Code of Practice on marking and labelling AI-generated content (June 2026) gives
+deployers one icon, the capitalised acronym "AI", optionally with "GENERATED" or
+"MODIFIED". These are drawn here in that style (not a copy of the published artwork):
+``text="eu-ai-generated"`` draws a heavy "AI" followed by "GENERATED", in a box coloured
+for contrast like any other label.
+"""
+
 MIN_CAP_HEIGHT = 11
 """Capital letters are never drawn shorter than this many pixels, however small the image."""
 
@@ -119,10 +133,59 @@ class Layout:
         return self.box[2] - self.box[0], self.box[3] - self.box[1]
 
 
+def _parts(text: str, font: ImageFont.FreeTypeFont, px: int) -> list[tuple[int, str, int]]:
+    """(x offset from the text origin, text, extra stroke for weight) of each run drawn."""
+    if text not in PRESETS:
+        return [(0, text, 0)]
+    mark, word = PRESETS[text]
+    # Pillow's built-in font has one weight: the acronym is made heavy with a stroke in its
+    # own colour, which is what makes the icon read as a mark rather than as a word.
+    weight = max(1, round(0.07 * px))
+    parts = [(0, mark, weight)]
+    if word:
+        frame = _frame(text, font, px)
+        right = frame[2] if frame is not None else round(font.getlength(mark)) + weight
+        parts.append((right + round(0.3 * px), word, 0))
+    return parts
+
+
+def _frame(text: str, font: ImageFont.FreeTypeFont, px: int) -> tuple[int, int, int, int] | None:
+    """The outlined square around a preset's "AI" (relative to the text origin), or None."""
+    if text not in PRESETS:
+        return None
+    # The frame makes the short acronym a shape of its own: an icon people learn to spot,
+    # and a pattern that ordinary image texture does not match by chance.
+    weight = max(1, round(0.07 * px))
+    left, top, right, bottom = font.getbbox(PRESETS[text][0], anchor="ls", stroke_width=weight)
+    pad = round(0.2 * px) + _frame_width(px)
+    return int(left) - pad, int(top) - pad, int(right) + pad, int(bottom) + pad
+
+
+def _frame_width(px: int) -> int:
+    return max(1, round(0.07 * px))
+
+
+def _bbox(text: str, font: ImageFont.FreeTypeFont, px: int) -> tuple[int, int, int, int]:
+    """Bounding box of ``text`` (or of a preset's runs and frame) around its baseline origin."""
+    boxes = []
+    for dx, run, weight in _parts(text, font, px):
+        left, top, right, bottom = font.getbbox(run, anchor="ls", stroke_width=weight)
+        boxes.append((int(left) + dx, int(top), int(right) + dx, int(bottom)))
+    frame = _frame(text, font, px)
+    if frame is not None:
+        boxes.append(frame)
+    return (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    )
+
+
 def _measure(
     text: str, font: ImageFont.FreeTypeFont, px: int, logo_aspect: float | None
 ) -> tuple[int, int, tuple[int, int], tuple[int, int, int, int] | None]:
-    left, top, right, bottom = (int(v) for v in font.getbbox(text, anchor="ls"))
+    left, top, right, bottom = _bbox(text, font, px)
     text_w, text_h = right - left, bottom - top
     pad_x, pad_y = max(3, round(0.4 * px)), max(2, round(0.25 * px))
     x = pad_x
@@ -219,13 +282,31 @@ def draw(
         else:
             scaled = logo.convert("RGBA").resize((x1 - x0, y1 - y0), Image.Resampling.LANCZOS)
             label.alpha_composite(scaled, (x0, y0))
-    pen.text(
-        layout.text_origin,
-        text,
-        font=layout.font,
-        fill=ink,
-        anchor="ls",
-        stroke_width=layout.halo if halo is not None else 0,
-        stroke_fill=halo,
-    )
+    x, y = layout.text_origin
+    frame = _frame(text, layout.font, layout.font_px)
+    if frame is not None:
+        corners = (x + frame[0], y + frame[1], x + frame[2] - 1, y + frame[3] - 1)
+        width = _frame_width(layout.font_px)
+        radius = max(1, round(0.15 * layout.font_px))
+        if halo is not None:
+            h = layout.halo
+            around = (corners[0] - h, corners[1] - h, corners[2] + h, corners[3] + h)
+            pen.rounded_rectangle(around, radius=radius + h, outline=halo, width=width + 2 * h)
+        pen.rounded_rectangle(corners, radius=radius, outline=ink, width=width)
+    for dx, run, weight in _parts(text, layout.font, layout.font_px):
+        # Without a box the text is outlined in the halo colour; a heavy run (the icon's
+        # "AI") is then drawn again over its outline, thickened in its own colour.
+        strokes = [] if halo is None else [(weight + layout.halo, halo)]
+        if halo is None or weight:
+            strokes.append((weight, ink))
+        for stroke_width, stroke_fill in strokes:
+            pen.text(
+                (x + dx, y),
+                run,
+                font=layout.font,
+                fill=ink,
+                anchor="ls",
+                stroke_width=stroke_width,
+                stroke_fill=stroke_fill,
+            )
     return label

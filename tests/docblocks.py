@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import linecache
 import os
 import re
 import signal
@@ -244,8 +245,11 @@ class _Captured:
 
 
 def _run_python(block: Block, namespace: dict[str, object]) -> bool:
-    # Blank lines in front make tracebacks point at the page's own line numbers.
-    code = compile("\n" * block.line + block.code, block.page, "exec")
+    # Blank lines in front make tracebacks point at the page's own line numbers, and the
+    # line cache lets them show those lines (the page is not in the working directory).
+    source = "\n" * block.line + block.code
+    linecache.cache[block.page] = (len(source), None, source.splitlines(True), block.page)
+    code = compile(source, block.page, "exec")
     try:
         exec(code, namespace)
     except BaseException as exc:  # a SystemExit in a block is a failure too

@@ -182,3 +182,19 @@ def test_is_dev_certificate_rejects_others(tmp_path: Path) -> None:
     chain, _, _ = _issue(tmp_path)
     assert not keys.is_dev_certificate(chain.read_bytes())
     assert not keys.is_dev_certificate("garbage")
+
+
+def _first_use(folder: str) -> bytes:
+    from aiwatermark import keys as worker_keys
+
+    return worker_keys.dev_signer(folder).cert_chain_pem
+
+
+def test_processes_starting_at_once_share_one_development_identity(tmp_path: Path) -> None:
+    import multiprocessing
+
+    folder = str(tmp_path / "identity")
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        chains = pool.map(_first_use, [folder] * 8)
+    assert len(set(chains)) == 1  # one identity, its certificate matching its key
+    assert keys.dev_signer(folder).cert_chain_pem == chains[0]

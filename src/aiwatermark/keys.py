@@ -41,7 +41,7 @@ import os
 import stat
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Union
@@ -588,13 +588,32 @@ def init_dev_identity(directory: PathLike | None = None, *, force: bool = False)
     if force or not exists:
         try:
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            _make_dev_identity(paths)
+            with _creating(folder):
+                # Another process may have made it while this one waited: use that one,
+                # or the two would leave a certificate and a key that do not match.
+                exists = not force and all(path.is_file() for path in paths.values())
+                if not exists:
+                    _make_dev_identity(paths)
         except OSError as exc:
             raise KeyFileError(
                 f"cannot create the development identity in {str(folder)!r} ({exc.strerror}); "
                 f"set {HOME_ENV} to a writable directory"
             ) from None
     return DevIdentity(directory=folder, created=force or not exists, **paths)
+
+
+@contextlib.contextmanager
+def _creating(folder: Path) -> Iterator[None]:
+    """Hold the identity folder's lock file: processes starting at once (two commands, a
+    pool's workers) create one identity, not several half-overwritten ones."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows has no flock; creation is not serialised
+        yield
+        return
+    with open(folder / ".lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
 
 
 def _restore_signer(

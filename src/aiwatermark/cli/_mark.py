@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
@@ -320,17 +321,8 @@ def run(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         ordered=False,
         progress=progress.update,
-        label=label,
-        font=args.font,
-        watermark=not args.no_watermark,
-        key=env_key(args.key),
-        signer=signer,
-        generator=args.generator,
-        likeness=likeness,
-        consent_override=args.consent_override,
-        format=args.format,
-        store=args.store,
         overwrite=args.overwrite,
+        **_mark_options(args, label, likeness, signer),
     ) as batch:
         try:
             for outcome in batch:
@@ -372,6 +364,27 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_INPUT_FAILED if failures else EXIT_OK
 
 
+def _mark_options(
+    args: argparse.Namespace,
+    label: str | None,
+    likeness: consent.Use | None,
+    signer: keys.Signer | bool | None,
+) -> dict[str, Any]:
+    """The options of :func:`aiwatermark.mark` the command line sets, for every image."""
+    return {
+        "label": label,
+        "font": args.font,
+        "watermark": not args.no_watermark,
+        "key": env_key(args.key),
+        "signer": signer,
+        "generator": args.generator,
+        "likeness": likeness,
+        "consent_override": args.consent_override,
+        "format": args.format,
+        "store": args.store,
+    }
+
+
 def _mark_to_stdout(
     args: argparse.Namespace,
     inputs: list[Input],
@@ -390,18 +403,7 @@ def _mark_to_stdout(
         return EXIT_INPUT_FAILED
     try:
         result = _pipeline.mark(
-            read_input(item.path),
-            None,
-            label=label,
-            font=args.font,
-            watermark=not args.no_watermark,
-            key=env_key(args.key),
-            signer=signer,
-            generator=args.generator,
-            likeness=likeness,
-            consent_override=args.consent_override,
-            format=args.format,
-            store=args.store,
+            read_input(item.path), None, **_mark_options(args, label, likeness, signer)
         )
     except AiWatermarkError as exc:
         print(f"aiwatermark: {exc}", file=sys.stderr)

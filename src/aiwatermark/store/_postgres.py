@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import InvalidArgumentError, PayloadTakenError, StoreError
 from ._postgres_consents import PostgresConsentRegistry, consent_schema
-from ._protocol import StoredManifest
+from ._protocol import StoredManifest, check_entry, check_fingerprint, check_payload
 
 if TYPE_CHECKING:
     import psycopg
@@ -45,7 +45,6 @@ SCHEMA_VERSION = 2
 
 _WORDS = 16
 _WORD_BITS = 16
-_FINGERPRINT_BYTES = 32
 _BITS = 256
 # pg_advisory_xact_lock key for schema changes: b"aiwmschm" read as a big-endian bigint.
 _SCHEMA_LOCK = int.from_bytes(b"aiwmschm", "big")
@@ -431,19 +430,7 @@ class PostgresManifestStore:
             ...     print("refused")
             refused
         """
-        if payload is not None:
-            _check_payload(payload)
-        if fingerprint is not None and (
-            not isinstance(fingerprint, (bytes, bytearray))
-            or len(fingerprint) != _FINGERPRINT_BYTES
-        ):
-            raise StoreError("a fingerprint must be the 32-byte PDQ value")
-        if payload is None and fingerprint is None:
-            raise StoreError("an entry needs a watermark payload or a fingerprint to be found by")
-        if not isinstance(manifest, (bytes, bytearray)) or not manifest:
-            raise StoreError("the manifest must be non-empty bytes")
-        if manifest_id is not None and (not isinstance(manifest_id, str) or not manifest_id):
-            raise StoreError("manifest_id must be a non-empty string (the manifest's label)")
+        check_entry(payload, manifest, fingerprint, manifest_id)
         import psycopg
         from psycopg.types.json import Jsonb
 
@@ -529,7 +516,7 @@ class PostgresManifestStore:
             >>> store.by_payload(bytes.fromhex("00000000deadbeef"))  # doctest: +SKIP
             []
         """
-        _check_payload(payload)
+        check_payload(payload)
         rows = self._run(
             "read",
             lambda conn: conn.execute(
@@ -560,11 +547,7 @@ class PostgresManifestStore:
             >>> [(e.id, d) for e, d in store.by_fingerprint(near, 31)]  # doctest: +SKIP
             [('1', 2)]
         """
-        if (
-            not isinstance(fingerprint, (bytes, bytearray))
-            or len(fingerprint) != _FINGERPRINT_BYTES
-        ):
-            raise StoreError("a fingerprint must be the 32-byte PDQ value")
+        check_fingerprint(fingerprint)
         if (
             isinstance(max_distance, bool)
             or not isinstance(max_distance, int)
@@ -646,8 +629,3 @@ class PostgresManifestStore:
 
 class _Stale(Exception):
     """A pooled connection turned out dead before the work sent anything on it."""
-
-
-def _check_payload(payload: object) -> None:
-    if not isinstance(payload, (bytes, bytearray)) or not payload:
-        raise StoreError(f"a store key must be non-empty payload bytes, not {type(payload)!r}")

@@ -8,6 +8,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, Union, runtime_checkable
 
+from ..errors import StoreError
+
+FINGERPRINT_BYTES = 32
+
 
 @dataclass(frozen=True, repr=False)
 class StoredManifest:
@@ -106,6 +110,42 @@ class ManifestStore(Protocol):
         self, fingerprint: bytes, max_distance: int
     ) -> Sequence[tuple[StoredManifest, int]]:
         """Every entry whose fingerprint is within ``max_distance`` bits, nearest first."""
+
+
+def check_payload(payload: object) -> None:
+    """Refuse what cannot be a watermark content ID (for store implementations)."""
+    if not isinstance(payload, (bytes, bytearray)) or not payload:
+        raise StoreError(f"a store key must be non-empty payload bytes, not {type(payload)!r}")
+
+
+def check_fingerprint(fingerprint: object) -> None:
+    """Refuse what cannot be a PDQ fingerprint (for store implementations)."""
+    if not isinstance(fingerprint, (bytes, bytearray)) or len(fingerprint) != FINGERPRINT_BYTES:
+        raise StoreError("a fingerprint must be the 32-byte PDQ value")
+
+
+def check_entry(
+    payload: object, manifest: object, fingerprint: object, manifest_id: object
+) -> None:
+    """Refuse an entry no store can keep: what every backend's ``put`` checks first.
+
+    Example:
+        >>> from aiwatermark.store._protocol import check_entry
+        >>> check_entry(None, b"jumbf", None, None)
+        Traceback (most recent call last):
+        ...
+        aiwatermark.errors.StoreError: an entry needs a watermark payload or a fingerprint to be found by
+    """  # noqa: E501
+    if payload is not None:
+        check_payload(payload)
+    if fingerprint is not None:
+        check_fingerprint(fingerprint)
+    if payload is None and fingerprint is None:
+        raise StoreError("an entry needs a watermark payload or a fingerprint to be found by")
+    if not isinstance(manifest, (bytes, bytearray)) or not manifest:
+        raise StoreError("the manifest must be non-empty bytes")
+    if manifest_id is not None and (not isinstance(manifest_id, str) or not manifest_id):
+        raise StoreError("manifest_id must be a non-empty string (the manifest's label)")
 
 
 StoreLike = Union[ManifestStore, str, "os.PathLike[str]", bool, None]

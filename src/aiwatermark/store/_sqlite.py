@@ -18,13 +18,12 @@ import platformdirs
 from .._home import HOME_ENV
 from ..errors import PayloadTakenError, StoreError
 from ..fingerprint import FingerprintIndex
-from ._protocol import StoredManifest
+from ._protocol import StoredManifest, check_entry, check_fingerprint, check_payload
 from ._sqlite_consents import CONSENT_SCHEMA, SQLiteConsentRegistry
 
 STORE_FILENAME = "manifests.sqlite3"
 
 _OPEN_ATTEMPTS = 20
-_FINGERPRINT_BYTES = 32
 
 # Append-only is enforced by the database itself, so no code path (ours or a script's
 # UPDATE) can rewrite a registration that shared copies of an image rely on.
@@ -217,18 +216,7 @@ class SQLiteManifestStore:
             ...     print("refused")
             refused
         """
-        if payload is not None:
-            _check_payload(payload)
-        if fingerprint is not None and (
-            not isinstance(fingerprint, (bytes, bytearray)) or len(fingerprint) != 32
-        ):
-            raise StoreError("a fingerprint must be the 32-byte PDQ value")
-        if payload is None and fingerprint is None:
-            raise StoreError("an entry needs a watermark payload or a fingerprint to be found by")
-        if not isinstance(manifest, (bytes, bytearray)) or not manifest:
-            raise StoreError("the manifest must be non-empty bytes")
-        if manifest_id is not None and (not isinstance(manifest_id, str) or not manifest_id):
-            raise StoreError("manifest_id must be a non-empty string (the manifest's label)")
+        check_entry(payload, manifest, fingerprint, manifest_id)
         meta_dict = {str(k): str(v) for k, v in (meta or {}).items()}
         created = time.time()
         row = (
@@ -302,7 +290,7 @@ class SQLiteManifestStore:
             ...     bytes(8))
             []
         """
-        _check_payload(payload)
+        check_payload(payload)
         if self._absent():
             return []
         with self._reading() as conn:
@@ -327,8 +315,7 @@ class SQLiteManifestStore:
             >>> [(e.id, d) for e, d in store.by_fingerprint(b"\\x03" + bytes(31), 31)]
             [('1', 2)]
         """
-        if not isinstance(fingerprint, (bytes, bytearray)) or len(fingerprint) != 32:
-            raise StoreError("a fingerprint must be the 32-byte PDQ value")
+        check_fingerprint(fingerprint)
         if self._absent():
             return []
         with self._reading() as conn:
@@ -405,8 +392,3 @@ def _taken(payload: bytes | None, manifest_id: str | None, detail: str, where: s
         f"{what} is already registered in {where!r}; a store never replaces an entry "
         "(mark() draws a fresh ID when payload= is not given)"
     )
-
-
-def _check_payload(payload: object) -> None:
-    if not isinstance(payload, (bytes, bytearray)) or not payload:
-        raise StoreError(f"a store key must be non-empty payload bytes, not {type(payload)!r}")

@@ -10,7 +10,7 @@ from typing import Any
 from ..errors import AiWatermarkError
 from ..provenance import Likeness
 from ._check import ConsentDecision, check, recorded_use
-from ._registry import ConsentRegistry
+from ._registry import ConsentRegistry, pick_version
 
 
 @dataclass(frozen=True)
@@ -122,10 +122,12 @@ def assess(
     failure: AiWatermarkError | None = None
     for registry in registries:
         try:
-            made_under = registry.get(ref, likeness.consent_version)
+            # One read of the versions serves both moments (a repository: one request less).
+            versions = registry.versions(ref)
+            made_under = pick_version(versions, likeness.consent_version)
             if made_under is None:
                 continue
-            latest = registry.get(ref)
+            latest = pick_version(versions)
             revocation = registry.revocation(ref)
         except AiWatermarkError as exc:
             failure = exc

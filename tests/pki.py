@@ -46,20 +46,6 @@ def _name(common_name: str, organization: str) -> x509.Name:
     )
 
 
-def _key_usage(*, issues_certificates: bool) -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=not issues_certificates,
-        content_commitment=False,
-        key_encipherment=False,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=issues_certificates,
-        crl_sign=issues_certificates,
-        encipher_only=False,
-        decipher_only=False,
-    )
-
-
 @dataclass(frozen=True)
 class Identity:
     """A signing certificate chain and its private key, written as PEM files (key 0600)."""
@@ -110,7 +96,7 @@ class TestCA:
             .not_valid_before(now - dt.timedelta(days=1))
             .not_valid_after(now + dt.timedelta(days=30))
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(_key_usage(issues_certificates=True), critical=True)
+            .add_extension(keys._key_usage(issues_certificates=True), critical=True)
             .sign(root_key, hashes.SHA256())
         )
         ca = cls(folder, organization, root_key, root)
@@ -197,7 +183,7 @@ class TestCA:
             .not_valid_before(start)
             .not_valid_after(end)
             .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-            .add_extension(_key_usage(issues_certificates=ca), critical=True)
+            .add_extension(keys._key_usage(issues_certificates=ca), critical=True)
             .add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(self.root_key.public_key()),
                 critical=False,

@@ -13,7 +13,7 @@ import skimage
 from PIL import Image
 
 import aiwatermark
-from aiwatermark import keys
+from aiwatermark import _batch, keys
 from aiwatermark.store import open_store
 
 SKIMAGE_DATA = Path(skimage.__file__).parent / "data"
@@ -185,3 +185,23 @@ def test_a_dead_worker_fails_its_items_and_the_batch_goes_on(marked: list[Path])
     assert isinstance(results[0].error, aiwatermark.WorkerCrashedError)
     # The items in flight beside it were tried again, alone, in a fresh pool.
     assert all(r.result is not None and r.result.ai_generated for r in results[1:])
+
+
+def _numeric_threads(source: object, destination: Path | None) -> tuple[str | None, ...]:
+    return tuple(os.environ.get(name) for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS"))
+
+
+def test_workers_run_one_numeric_thread_each_unless_the_user_chose(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Two workers with a BLAS thread per core each would oversubscribe a two-core machine.
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    items = [(index, None) for index in range(4)]
+    batch = _batch.Batch(
+        _numeric_threads, items, {}, jobs=2, ordered=True, progress=None, total=len(items)
+    )
+    with batch:
+        seen = {item.result for item in batch}
+    assert seen == {("2", "1")}
+    assert "OPENBLAS_NUM_THREADS" not in os.environ  # the parent's own setting is untouched

@@ -366,16 +366,6 @@ def test_detection_of_a_label_without_box(photo: Image.Image) -> None:
     assert not detect_label(photo, background=None).found
 
 
-def test_detection_is_fast() -> None:
-    import time
-
-    image = add_label(Image.new("RGB", (1024, 1024), (120, 100, 80)))
-    detect_label(image)
-    start = time.perf_counter()
-    detect_label(image)
-    assert time.perf_counter() - start < 0.5  # ~50 ms here; generous for slow CI machines
-
-
 def _crop_keeping(
     image: Image.Image, label: tuple[int, int, int, int], share: float, rng: np.random.Generator
 ) -> tuple[int, int, int, int]:

@@ -18,8 +18,8 @@ Example:
     >>> from image_sets import SETS, by_name
     >>> by_name("thumb-160").load().size
     (241, 160)
-    >>> sorted({spec.image_class for spec in SETS["classes"]})[:3]
-    ['12 MP', 'photo (sklearn, mpl)', 'render']
+    >>> [spec.name for spec in SETS["classes"] if spec.image_class == "render"]
+    ['render-1', 'render-2']
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -81,8 +82,9 @@ def _sklearn_photo(name: str) -> Image.Image:
 def _matplotlib_photo(filename: str) -> Image.Image:
     from matplotlib import cbook
 
-    with cbook.get_sample_data(filename) as f:
-        return Image.open(f).convert("RGB")
+    with Image.open(cbook.get_sample_data(filename, asfileobj=False)) as im:
+        rgb: Image.Image = im.convert("RGB")
+    return rgb
 
 
 def _has_module(name: str) -> bool:
@@ -123,7 +125,8 @@ def _vignette_backdrop(
     r = np.hypot((x / width - 0.5) * 1.1, y / height - 0.42)
     t = np.clip(r / 0.75, 0, 1) ** 1.6
     t = t[..., None]
-    return np.asarray(centre) * (1 - t) + np.asarray(edge) * t
+    backdrop: FloatArray = np.asarray(centre) * (1 - t) + np.asarray(edge) * t
+    return backdrop
 
 
 def _soft_disc(
@@ -132,10 +135,11 @@ def _soft_disc(
     """Coverage (0..1) of an ellipse with an edge one pixel wide (anti-aliased)."""
     d = np.hypot((x - cx) / rx, (y - cy) / ry)
     edge_width = 1.0 / (min(rx, ry) * x.shape[1])  # x is in units of the width
-    return np.clip((1 - d) / edge_width + 0.5, 0, 1)
+    coverage: FloatArray = np.clip((1 - d) / edge_width + 0.5, 0, 1)
+    return coverage
 
 
-def _blur(arr: FloatArray, sigma: float) -> FloatArray:
+def _blur(arr: npt.NDArray[np.floating[Any]], sigma: float) -> FloatArray:
     from scipy.ndimage import gaussian_filter
 
     return np.asarray(gaussian_filter(arr, sigma), dtype=np.float64)
@@ -166,7 +170,8 @@ def studio_person(width: int = 768, height: int = 1024) -> Image.Image:
         light = np.array([-0.45, -0.55, 0.7])
         light /= np.linalg.norm(light)
         lambert = np.clip(nx * light[0] + ny * light[1] + nz * light[2], 0, 1)
-        return 0.35 + 0.65 * lambert
+        brightness: FloatArray = 0.35 + 0.65 * lambert
+        return brightness
 
     skin = np.array([224, 172, 140]) * shade(0.5, 0.36 * aspect, 0.15, 0.19)[..., None]
     shirt = np.array([60, 92, 150]) * shade(0.5, 1.12 * aspect, 0.46, 0.5)[..., None]
@@ -271,8 +276,7 @@ def large_photo(width: int = 4000, height: int = 3000) -> Image.Image:
         (width, height), Image.Resampling.LANCZOS
     )
     rng = np.random.default_rng(15)
-    grain = rng.normal(0.0, 1.0, (height, width)).astype(np.float32)
-    grain = _blur(grain, 0.6)
+    grain = _blur(rng.normal(0.0, 1.0, (height, width)).astype(np.float32), 0.6)
     grain *= 3.0 / float(grain.std())
     colour = rng.normal(0.0, 0.8, (height, width, 3)).astype(np.float32)
     arr = np.asarray(im, dtype=np.float32) + grain[..., None] + colour

@@ -35,6 +35,7 @@ import datetime
 import json
 import multiprocessing
 import os
+import resource
 import shlex
 import statistics
 import sys
@@ -179,7 +180,7 @@ def local_std(original: RGB) -> npt.NDArray[np.float64]:
     std = np.sqrt(np.clip(var, 0, None))
     clipped = (original == 0).any(axis=2) | (original == 255).any(axis=2)
     std[clipped] = 255.0
-    return std
+    return np.asarray(std, dtype=np.float64)
 
 
 def flat_rms(original: RGB, marked: RGB, std: npt.NDArray[np.float64]) -> tuple[float, float]:
@@ -664,7 +665,7 @@ def image_table(results: Sequence[ImageResult], method: str, attacks: Sequence[A
                 f"{r.size[0]}×{r.size[1]}",
                 "refused" if res.embed_error else f"{res.psnr:.1f}",
                 f"{res.ssim:.4f}",
-                f"{res.flat_share:.2f}",
+                f"{res.flat_share:.2%}",
                 "–" if not np.isfinite(res.flat_rms) else f"{res.flat_rms:.2f}",
                 ", ".join(missed) if missed else "–",
                 f"{r.seconds:.0f}",
@@ -683,6 +684,136 @@ def report(
         parts += [f"Thumbnails ({first}):", thumbs]
     parts += [f"Per image ({first}):", image_table(results, first, attacks)]
     return "\n\n".join(parts)
+
+
+def save_results(path: Path, header: str, results: Sequence[ImageResult]) -> None:
+    raw = {"header": header, "results": [dataclasses.asdict(r) for r in results]}
+    # NaN (no flat pixels, refused embed) is written as null.
+    path.write_text(json.dumps(_nan_to_none(raw), indent=1) + "\n", encoding="utf-8")
+
+
+def load_results(path: Path) -> tuple[str, list[ImageResult]]:
+    """The header and results that ``--json`` wrote."""
+    raw = json.loads(path.read_text(encoding="utf-8"))
+
+    def number(value: float | None) -> float:
+        return float("nan") if value is None else float(value)
+
+    def method(d: dict[str, object]) -> MethodResult:
+        fields = dict(d)
+        reads = fields.pop("reads")
+        assert isinstance(reads, dict)
+        for name in ("psnr", "ssim", "flat_rms", "flat_share", "embed_ms", "embed_cpu_ms"):
+            fields[name] = number(fields[name])  # type: ignore[arg-type]
+        res = MethodResult(**fields)  # type: ignore[arg-type]
+        res.reads = {k: Read(**v) for k, v in reads.items()}
+        return res
+
+    results = [
+        ImageResult(
+            r["name"],
+            r["image_class"],
+            tuple(r["size"]),
+            r["seconds"],
+            {k: method(v) for k, v in r["methods"].items()},
+        )
+        for r in raw["results"]
+    ]
+    return str(raw["header"]), results
+
+
+def _attacks_of(results: Sequence[ImageResult]) -> tuple[Attack, ...]:
+    first = next(iter(results[0].methods.values()))
+    return select(first.reads)
+
+
+def compare_table(before: Sequence[ImageResult], after: Sequence[ImageResult], method: str) -> str:
+    """Per attack: exact rate and worst class before and after, and the images lost (read
+    before, missed after) and gained; then quality, CPU time and false positives."""
+    if [r.name for r in before] != [r.name for r in after]:
+        raise SystemExit("the two runs have different images; compare runs of the same --set")
+    attacks = [a for a in _attacks_of(before) if a.name in after[0].methods[method].reads]
+    rows = [
+        [
+            "attack",
+            "target",
+            "before",
+            "after",
+            "worst class before",
+            "worst class after",
+            "lost",
+            "gained",
+        ]
+    ]
+
+    def summary(results: Sequence[ImageResult], attack: Attack) -> tuple[float, str, set[str]]:
+        hits = {r.name for r in results if r.methods[method].reads[attack.name].exact}
+        classes = list(dict.fromkeys(r.image_class for r in results))
+        rates = {
+            c: sum(r.name in hits for r in results if r.image_class == c)
+            / sum(r.image_class == c for r in results)
+            for c in classes
+        }
+        worst = min(classes, key=lambda c: rates[c])
+        return len(hits) / len(results), f"{rates[worst]:.2f} {worst}", hits
+
+    for attack in attacks:
+        rate_b, worst_b, hits_b = summary(before, attack)
+        rate_a, worst_a, hits_a = summary(after, attack)
+        lost = [r.name for r in before if r.name in hits_b - hits_a]
+        gained = [r.name for r in before if r.name in hits_a - hits_b]
+        rows.append(
+            [
+                attack.name,
+                f"{attack.target:.2f}",
+                f"{rate_b:.2f}",
+                f"{rate_a:.2f}{_check(rate_a >= attack.target)}",
+                worst_b,
+                worst_a,
+                ", ".join(lost) or "–",
+                ", ".join(gained) or "–",
+            ]
+        )
+
+    def quality(label: str, value: Callable[[Sequence[ImageResult]], str]) -> None:
+        rows.append([label, "", value(before), value(after), "", "", "", ""])
+
+    def metric(
+        pick: Callable[[MethodResult], float], how: Callable[[list[float]], float], fmt: str
+    ) -> Callable[[Sequence[ImageResult]], str]:
+        return lambda results: format(
+            how(_finite(pick(x) for x in _embedded(results, method)) or [float("nan")]), fmt
+        )
+
+    quality("PSNR dB (mean)", metric(lambda x: x.psnr, statistics.fmean, ".1f"))
+    quality("PSNR dB (min)", metric(lambda x: x.psnr, min, ".1f"))
+    quality("SSIM (mean)", metric(lambda x: x.ssim, statistics.fmean, ".4f"))
+    quality("SSIM (min)", metric(lambda x: x.ssim, min, ".4f"))
+    quality("flat RMS (mean)", metric(lambda x: x.flat_rms, statistics.fmean, ".2f"))
+    quality("flat RMS (max)", metric(lambda x: x.flat_rms, max, ".2f"))
+    quality("embed CPU ms (median)", metric(lambda x: x.embed_cpu_ms, statistics.median, ".0f"))
+    quality(
+        "read CPU ms (median)",
+        lambda results: format(
+            statistics.median([v for x in _embedded(results, method) for v in x.read_cpu_ms]), ".0f"
+        ),
+    )
+    quality(
+        "wrong payload reported",
+        lambda results: str(
+            sum(r.wrong for x in _embedded(results, method) for r in x.reads.values())
+        ),
+    )
+    quality(
+        "false positives (all kinds)",
+        lambda results: str(
+            sum(
+                bool(x.false_original) + bool(x.false_wrong_key) + sum(x.false_attacked)
+                for x in _embedded(results, method)
+            )
+        ),
+    )
+    return _markdown(rows)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -724,7 +855,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--jobs", type=int, default=1, help="worker processes (one image each)")
+    parser.add_argument(
+        "--report",
+        type=Path,
+        nargs="+",
+        metavar="JSON",
+        help="run nothing: print the tables of a --json file, or with two files (before, "
+        "after) what changed for aiwatermark, attack by attack and image by image",
+    )
     args = parser.parse_args(argv)
+
+    if args.report:
+        if len(args.report) > 2:
+            parser.error("--report takes one results file, or two to compare")
+        header, results = load_results(args.report[0])
+        if len(args.report) == 1:
+            print(report(results, list(results[0].methods), _attacks_of(results), header))
+            return 0
+        header_after, after = load_results(args.report[1])
+        method = (
+            AIWATERMARK if AIWATERMARK in results[0].methods else next(iter(results[0].methods))
+        )
+        print(f"before: {header}\n\nafter: {header_after}\n")
+        print(compare_table(results, after, method))
+        return 0
 
     try:
         attacks = select(args.attacks)
@@ -750,6 +904,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     load_before = os.getloadavg()
     started = time.perf_counter()
+    cpu_started = _cpu_seconds()
     config = Config(
         not args.no_aiwatermark,
         tuple(m.name for m in methods if m.name != AIWATERMARK),
@@ -761,7 +916,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     header = (
         f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
         f"{len(tokens)} images, seed {args.seed}, {time.perf_counter() - started:.0f} s wall "
-        f"with --jobs {args.jobs}, load average {load_before[0]:.1f} before / "
+        f"and {_cpu_seconds() - cpu_started:.0f} s CPU with --jobs {args.jobs}, "
+        f"load average {load_before[0]:.1f} before / "
         f"{os.getloadavg()[0]:.1f} after; aiwatermark from {Path(aiwatermark.__file__).parent}; "
         f"command: robustness.py {shlex.join(sys.argv[1:] if argv is None else argv)}"
     )
@@ -770,10 +926,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.markdown is not None:
         args.markdown.write_text(text + "\n", encoding="utf-8")
     if args.json is not None:
-        raw = {"header": header, "results": [dataclasses.asdict(r) for r in results]}
-        # NaN (no flat pixels, refused embed) is written as null.
-        args.json.write_text(json.dumps(_nan_to_none(raw), indent=1) + "\n", encoding="utf-8")
+        save_results(args.json, header, results)
     return 0
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its finished workers."""
+    own, workers = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + workers.ru_utime + workers.ru_stime
 
 
 def _nan_to_none(value: object) -> object:

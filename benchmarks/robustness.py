@@ -378,7 +378,6 @@ def run(tokens: Sequence[str], config: Config, jobs: int) -> list[ImageResult]:
         (token, image_sets.seed_index(spec, i))
         for i, (token, spec) in enumerate(zip(tokens, specs, strict=True))
     ]
-    big = {spec.name for spec in specs if spec.image_class == "12 MP"}
     started = time.perf_counter()
     results: list[ImageResult] = []
 
@@ -399,7 +398,7 @@ def run(tokens: Sequence[str], config: Config, jobs: int) -> list[ImageResult]:
         # spawn, not fork: the peers load torch and OpenCV, whose threads do not survive fork.
         context = multiprocessing.get_context("spawn")
         # Largest first, so the 12 MP image does not start last and leave a core idle.
-        order = sorted(work, key=lambda job: image_sets.by_name(job[0]).name not in big)
+        order = sorted(work, key=lambda job: image_sets.by_name(job[0]).image_class != "12 MP")
         with context.Pool(jobs, _init_worker, (config,)) as pool:
             for res in pool.imap_unordered(_evaluate_in_worker, order):
                 progress(res)

@@ -5,9 +5,9 @@ new RGB image; the same generator state always gives the same output, so a bench
 reproducible from its ``--seed``.
 
 Resampling is ``Image.LANCZOS`` for every resize (what Pillow-based upload pipelines use for
-downscaling) and ``Image.BICUBIC`` for rotations (Pillow's ``rotate`` supports nothing
-sharper). JPEG is saved with Pillow's defaults apart from quality, which means 4:2:0 chroma
-subsampling, as a social site re-encodes.
+downscaling) and ``Image.BICUBIC`` for rotations and perspective warps (Pillow's ``rotate``
+and ``transform`` support nothing sharper). JPEG is saved with Pillow's defaults apart from
+quality, which means 4:2:0 chroma subsampling, as a social site re-encodes.
 
 Example:
     >>> import numpy as np
@@ -17,14 +17,14 @@ Example:
     >>> by_name("resize x0.5").apply(im, np.random.default_rng(0)).size
     (32, 24)
     >>> len(ATTACKS)
-    25
+    29
 """
 
 from __future__ import annotations
 
 import io
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,9 +49,9 @@ class Attack:
         return {"name": self.name, "target": self.target}
 
 
-def _encode(im: Image.Image, fmt: str, quality: int) -> Image.Image:
+def _encode(im: Image.Image, fmt: str, quality: int, **options: object) -> Image.Image:
     buf = io.BytesIO()
-    im.save(buf, fmt, quality=quality)
+    im.save(buf, fmt, quality=quality, **options)
     buf.seek(0)
     with Image.open(buf) as decoded:
         rgb: Image.Image = decoded.convert("RGB")
@@ -144,6 +144,64 @@ def rotate(degrees: float) -> AttackFn:
     )
 
 
+def perspective_coefficients(
+    source: Sequence[tuple[float, float]], target: Sequence[tuple[float, float]]
+) -> tuple[float, ...]:
+    """Pillow ``PERSPECTIVE`` coefficients that put each ``source`` corner at ``target``.
+
+    ``Image.transform`` maps every output pixel back to the input, so the 8 coefficients
+    solve ``x_in = (a x + b y + c) / (g x + h y + 1)`` (and ``y_in`` with ``d e f``) for
+    the output points ``target`` and the input points ``source``.
+    """
+    rows = []
+    rhs = []
+    for (xs, ys), (x, y) in zip(source, target, strict=True):
+        rows.append([x, y, 1, 0, 0, 0, -x * xs, -y * xs])
+        rows.append([0, 0, 0, x, y, 1, -x * ys, -y * ys])
+        rhs += [xs, ys]
+    solved = np.linalg.solve(np.asarray(rows, dtype=np.float64), np.asarray(rhs))
+    return tuple(float(c) for c in solved)
+
+
+def _perspective(im: Image.Image, displacement: float, rng: np.random.Generator) -> Image.Image:
+    w, h = im.size
+    corners = [(0.0, 0.0), (float(w), 0.0), (float(w), float(h)), (0.0, float(h))]
+    moves = rng.uniform(-displacement, displacement, (4, 2)) * (w, h)
+    moved = [(x + dx, y + dy) for (x, y), (dx, dy) in zip(corners, moves, strict=True)]
+    return im.transform(
+        im.size,
+        Image.Transform.PERSPECTIVE,
+        perspective_coefficients(corners, moved),
+        resample=ROTATE_RESAMPLE,
+        fillcolor=ROTATE_FILL,
+    )
+
+
+def perspective(displacement: float) -> AttackFn:
+    """Each corner moves by up to ``displacement`` × width (x) and × height (y), uniformly at
+    random and independently; the output keeps the input's size, uncovered parts black."""
+    return lambda im, rng: _perspective(im, displacement, rng)
+
+
+def rotate_jpeg(degrees: float, quality: int) -> AttackFn:
+    """A rotation (as :func:`rotate`) re-encoded as JPEG with explicit 4:2:0 subsampling."""
+    turn = rotate(degrees)
+    return lambda im, rng: _encode(turn(im, rng), "JPEG", quality, subsampling="4:2:0")
+
+
+def _gamma(im: Image.Image, gamma: float) -> Image.Image:
+    lut = [round(255 * (v / 255) ** gamma) for v in range(256)]
+    return im.point(lut * len(im.getbands()))
+
+
+def camera_recapture(im: Image.Image, rng: np.random.Generator) -> Image.Image:
+    """A phone photo of a screen or print: perspective 5 %, Gaussian blur σ 1, Gaussian
+    noise σ 4, gamma 0.8 (brightens mid-tones), then JPEG 80."""
+    warped = _perspective(im, 0.05, rng).filter(ImageFilter.GaussianBlur(1))
+    noisy = gaussian_noise(4.0)(warped, rng)
+    return _encode(_gamma(noisy, 0.8), "JPEG", 80)
+
+
 def hflip(im: Image.Image, rng: np.random.Generator) -> Image.Image:
     return im.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
 
@@ -172,13 +230,18 @@ ATTACKS: tuple[Attack, ...] = (
     Attack("text box 10%", 0.95, text_box(0.10)),
     Attack("upload path", 0.95, upload_path),
     Attack("crop 50%", 0.95, crop(0.50)),
-    Attack("jpeg q30", 0.90, jpeg(30)),
+    Attack("jpeg q30", 0.95, jpeg(30)),
     Attack("crop 25%", 0.90, crop(0.25)),
     Attack("rotate 2deg", 0.90, rotate(2.0)),
     Attack("rotate 10deg", 0.90, rotate(10.0)),
     Attack("hflip", 0.90, hflip),
     Attack("blur r2", 0.90, image_filter(lambda: ImageFilter.GaussianBlur(2))),
     Attack("screenshot", 0.90, screenshot),
+    # Issue 15. jpeg q30 above moved from 0.90 to the issue's 0.95.
+    Attack("perspective 3%", 0.95, perspective(0.03)),
+    Attack("perspective 5%", 0.90, perspective(0.05)),
+    Attack("rotate 5deg + jpeg q90", 0.95, rotate_jpeg(5.0, 90)),
+    Attack("camera recapture", 0.80, camera_recapture),
 )
 
 
@@ -189,6 +252,12 @@ def by_name(name: str) -> Attack:
             return attack
     known = ", ".join(a.name for a in ATTACKS)
     raise KeyError(f"unknown attack {name!r}; known attacks: {known}")
+
+
+def index_of(attack: Attack) -> int:
+    """The attack's place in :data:`ATTACKS`: what seeds its generator, so a run of a few
+    attacks sees the same geometry as a run of all of them."""
+    return ATTACKS.index(attack)
 
 
 def select(names: Iterable[str] | None) -> tuple[Attack, ...]:

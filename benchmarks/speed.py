@@ -5,7 +5,8 @@
    invisible-watermark's ``dwtDct`` (the Stable Diffusion watermark) in the same process, and
    their ratio.
 2. Median detect CPU time on the marked photo, on the same photo unmarked and on an
-   unmarked 12-megapixel photo, interleaved run by run, and the unmarked / marked ratio.
+   unmarked 12-megapixel photo, interleaved run by run, and the unmarked / marked ratio;
+   with ``--baseline``, another source tree's detect is timed call by call alongside.
 3. Peak resident memory of embedding and then detecting in an 8192×8192 image, measured in a
    fresh subprocess (``getrusage(RUSAGE_CHILDREN).ru_maxrss``) so nothing this process
    allocated counts; the target is at most 1.5 GB. The child also reports its resident size
@@ -17,6 +18,7 @@
 Example:
     python benchmarks/speed.py --runs 10
     python benchmarks/speed.py --skip-memory
+    python benchmarks/speed.py --unmarked-only --runs 9 --baseline ../main/src
 """
 
 from __future__ import annotations
@@ -111,37 +113,112 @@ def speed_rows(runs: int) -> list[list[str]]:
     return rows
 
 
-def unmarked_rows(runs: int) -> list[list[str]]:
-    """Ruling out an unmarked image against detecting a marked one, interleaved.
+UNMARKED_CASES = ("marked", "unmarked", "unmarked 12 MP")
 
-    Each run times the marked 1024² photo, the same photo unmarked and a 12-megapixel
-    (4000×3000) unmarked photo back to back; the ratio is of the medians. Times are this
-    process's CPU time, not wall time: on a shared machine other processes stretch wall
-    time several-fold, while CPU time stays what the call costs a core.
-    """
+
+def _unmarked_cases(directory: Path) -> dict[str, Path]:
+    """The three images of the unmarked-image measurement, written as PNGs to ``directory``."""
     from aiwatermark import invisible
 
     unmarked = photo(SPEED_SIZE)
-    marked = invisible.embed(unmarked, bytes(range(invisible.PAYLOAD_BITS // 8)))
-    large = photo(4000).resize((4000, 3000), Image.Resampling.LANCZOS)
-    cases = {"marked": marked, "unmarked": unmarked, "unmarked 12 MP": large}
-    times: dict[str, list[float]] = {name: [] for name in cases}
-    for name, image in cases.items():
-        found = invisible.detect(image)  # warm-up, and a check that the cases are what they say
+    images = {
+        "marked": invisible.embed(unmarked, bytes(range(invisible.PAYLOAD_BITS // 8))),
+        "unmarked": unmarked,
+        "unmarked 12 MP": photo(4000).resize((4000, 3000), Image.Resampling.LANCZOS),
+    }
+    paths = {}
+    for name, image in images.items():
+        paths[name] = directory / f"{name.replace(' ', '-')}.png"
+        image.save(paths[name])
+    return paths
+
+
+def detect_child(source: str, directory: str) -> None:
+    """Time ``invisible.detect`` from the source tree ``source`` on request.
+
+    Reads a case name per line from stdin and answers with the CPU milliseconds of one
+    detect on that image, so a parent can interleave two versions run by run.
+    """
+    if source:
+        sys.path.insert(0, source)
+    from aiwatermark import invisible
+
+    images = {}
+    for name in UNMARKED_CASES:
+        with Image.open(Path(directory) / f"{name.replace(' ', '-')}.png") as im:
+            images[name] = im.convert("RGB")
+        found = invisible.detect(images[name])  # warm-up, and a check of the case
         if found.detected != (name == "marked"):
             raise SystemExit(f"{name} image: detected={found.detected}")
-    for _ in range(runs):
-        for name, image in cases.items():
-            start = time.process_time()
-            invisible.detect(image)
-            times[name].append(1000 * (time.process_time() - start))
-    medians = {name: statistics.median(values) for name, values in times.items()}
-    ratio = medians["unmarked"] / medians["marked"]
+    print(invisible.__file__, flush=True)
+    for line in sys.stdin:
+        start = time.process_time()
+        invisible.detect(images[line.strip()])
+        print(1000 * (time.process_time() - start), flush=True)
+
+
+def unmarked_rows(runs: int, baseline: str | None = None) -> list[list[str]]:
+    """Ruling out an unmarked image against detecting a marked one, interleaved.
+
+    Each run times the marked 1024² photo, the same photo unmarked and a 12-megapixel
+    (4000×3000) unmarked photo back to back; the ratio is of the medians. Times are CPU time
+    of the process running detect, not wall time: on a shared machine other processes
+    stretch wall time several-fold, while CPU time stays what the call costs a core. With
+    ``baseline`` (another source tree, e.g. the main branch's ``src``), that version runs
+    in a second process and every call alternates between the two.
+    """
+    import tempfile
+
+    directory = tempfile.mkdtemp(prefix="aiwatermark-bench-")
+    _unmarked_cases(Path(directory))
+    sources = {"this": ""}  # whatever `import aiwatermark` finds, as everywhere else here
+    if baseline is not None:
+        sources["baseline"] = str(Path(baseline).resolve())
+    children = {
+        version: subprocess.Popen(
+            [sys.executable, str(Path(__file__).resolve()), "--detect-child", source, directory],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for version, source in sources.items()
+    }
+    times: dict[tuple[str, str], list[float]] = {}
+    try:
+        for version, child in children.items():
+            assert child.stdout is not None
+            print(f"note: {version}: {child.stdout.readline().strip()}", file=sys.stderr)
+        for _ in range(runs):
+            for name in UNMARKED_CASES:
+                for version, child in children.items():
+                    assert child.stdin is not None and child.stdout is not None
+                    child.stdin.write(name + "\n")
+                    child.stdin.flush()
+                    times.setdefault((version, name), []).append(float(child.stdout.readline()))
+    finally:
+        for child in children.values():
+            if child.stdin is not None:
+                child.stdin.close()
+            child.wait()
+    medians = {key: statistics.median(values) for key, values in times.items()}
+
+    def cell(name: str) -> str:
+        text = f"{medians[('this', name)]:.0f}"
+        if baseline is not None:
+            text += f" (baseline {medians[('baseline', name)]:.0f})"
+        return text
+
+    def ratio(version: str) -> float:
+        return medians[(version, "unmarked")] / medians[(version, "marked")]
+
+    ratios = f"{ratio('this'):.2f}×"
+    if baseline is not None:
+        ratios += f" (baseline {ratio('baseline'):.2f}×)"
     return [
-        [f"detect CPU ms, marked ({SPEED_SIZE}²)", f"{medians['marked']:.0f}"],
-        [f"detect CPU ms, unmarked ({SPEED_SIZE}²)", f"{medians['unmarked']:.0f}"],
-        ["detect CPU ms, unmarked (4000×3000)", f"{medians['unmarked 12 MP']:.0f}"],
-        ["unmarked / marked (target ≤ 1.2)", f"{ratio:.2f}×"],
+        [f"detect CPU ms, marked ({SPEED_SIZE}²)", cell("marked")],
+        [f"detect CPU ms, unmarked ({SPEED_SIZE}²)", cell("unmarked")],
+        ["detect CPU ms, unmarked (4000×3000)", cell("unmarked 12 MP")],
+        ["unmarked / marked (target ≤ 1.2)", ratios],
     ]
 
 
@@ -262,6 +339,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--skip-memory", action="store_true", help="only measure speed")
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--pipeline-child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--detect-child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--baseline",
+        help="another source tree (e.g. ../main/src) whose detect is timed alongside, "
+        "call by call, for the unmarked-image rows",
+    )
+    parser.add_argument("--unmarked-only", action="store_true", help="only the unmarked rows")
     args = parser.parse_args(argv)
 
     if args.memory_child is not None:
@@ -270,7 +354,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.pipeline_child is not None:
         pipeline_child(*args.pipeline_child)
         return 0
-    rows = speed_rows(args.runs) + unmarked_rows(args.runs)
+    if args.detect_child is not None:
+        detect_child(*args.detect_child)
+        return 0
+    rows = unmarked_rows(args.runs, args.baseline)
+    if args.unmarked_only:
+        args.skip_memory = True
+    else:
+        rows = speed_rows(args.runs) + rows
     if not args.skip_memory:
         rows += memory_rows(args.memory_size) + pipeline_memory_rows()
     print("| measurement | value |\n| --- | --- |")

@@ -230,6 +230,37 @@ def test_resized_and_recompressed_copy_is_found_by_the_scale_search(marked: Imag
     assert invisible.detect(_jpeg(shrunk, 75)).payload == PAYLOAD
 
 
+def test_screen_keeps_searched_marks_and_rules_out_an_unmarked_photo(
+    monkeypatch: pytest.MonkeyPatch, photo_paths: list, marked: Image.Image
+) -> None:
+    from aiwatermark.invisible import _sync
+
+    built: list[int] = []
+    real_sampler = _sync.Sampler
+
+    def counting(residuals: list, pat: object, oversample: int = _sync.OVERSAMPLE) -> object:
+        built.append(oversample)
+        return real_sampler(residuals, pat, oversample)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_sync, "Sampler", counting)
+    # Marks that only the search finds (rotation, aspect change, scale search) pass the
+    # screen...
+    rotated = marked.rotate(10, Image.Resampling.BICUBIC)
+    narrowed = marked.resize((410, 512), Image.Resampling.LANCZOS)
+    shrunk = _jpeg(marked.resize((410, 410), Image.Resampling.LANCZOS), 75)
+    for copy in (rotated, narrowed, shrunk):
+        built.clear()
+        assert invisible.detect(copy).payload == PAYLOAD
+        assert _sync.OVERSAMPLE in built
+    # ...while an unmarked photo, even rotated, is ruled out on the screen alone.
+    for path in photo_paths:
+        with Image.open(path) as im:
+            for copy in (im.convert("RGB"), im.convert("RGB").rotate(10)):
+                built.clear()
+                assert not invisible.detect(copy).detected
+                assert built == [invisible._watermark.SCREEN_OVERSAMPLE]
+
+
 def test_watermark_bands_tile_the_whole_resize() -> None:
     from aiwatermark.invisible import _transform
 

@@ -168,11 +168,13 @@ def _smooth_axis(a: np.ndarray, radius: int, axis: int, wrap: bool) -> np.ndarra
 
 @lru_cache(maxsize=4)
 def _window_overlap(shape: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
-    """Autocorrelation of the analysis window: the same for every plane of an image."""
+    """Autocorrelation of the analysis window (floored at 5 % of its peak, where too few
+    pixels overlap to be worth rescaling), in single precision: the same for every plane."""
     window = np.outer(_tukey(shape[0]), _tukey(shape[1]))
-    overlap: np.ndarray = np.fft.irfft2(np.abs(np.fft.rfft2(window, s=size)) ** 2, s=size)
-    overlap.flags.writeable = False
-    return overlap
+    overlap = np.fft.irfft2(np.abs(np.fft.rfft2(window, s=size)) ** 2, s=size)
+    floored: np.ndarray = np.maximum(overlap, 0.05 * overlap[0, 0]).astype(np.float32)
+    floored.flags.writeable = False
+    return floored
 
 
 class Spectrum:
@@ -212,8 +214,7 @@ class Spectrum:
     def autocorrelation(self) -> np.ndarray:
         """Normalised linear autocorrelation, lag (0, 0) at index [0, 0] (circular indexing)."""
         power = self.white.real**2 + self.white.imag**2
-        acf = np.fft.irfft2(power, s=self.size)
-        overlap = _window_overlap(self.shape, self.size)
-        acf = acf / np.maximum(overlap, 0.05 * overlap[0, 0])
-        result: np.ndarray = (acf / acf[0, 0]).astype(np.float32)
-        return result
+        acf: np.ndarray = np.fft.irfft2(power, s=self.size)
+        acf /= _window_overlap(self.shape, self.size)
+        acf /= acf[0, 0]
+        return acf

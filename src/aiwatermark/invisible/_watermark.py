@@ -170,7 +170,8 @@ def embed(
     work_luma = _transform.work_planes(colour, work_h, work_w)[0]
     coded = _codec.encode(payload)
     reps = (-(-work_h // _pattern.TILE), -(-work_w // _pattern.TILE))
-    envelope = (AMPLITUDE * strength * _boost(work_h, work_w)) * _mask.strength_map(work_luma)
+    boost = strength * _boost(work_h, work_w)
+    envelope = _mask.amplitude_map(work_luma, AMPLITUDE * boost, boost)
     if colour.mode == "L":
         share = 0.0
     else:

@@ -34,7 +34,7 @@ NOISE = 1.0
 sensor noise and the gentle gradients of a smooth backdrop stay below it."""
 MASKING = 2.0
 """Activity above ``NOISE`` at which texture doubles the allowance."""
-EXPONENT = 0.5
+EXPONENT = 0.3
 """Growth of the allowance with activity: sub-linear, so moderate texture (where the
 detector, which weighs regions by their inverse local contrast, gains most) gets a share
 and the busiest texture does not take everything."""

@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 
 from .. import imageio
-from ..errors import ImageTooSmallError
+from ..errors import ImageTooSmallError, InvalidArgumentError
 from ._label import Background, check_layout_options, check_position, check_text, parse_colour
 from ._layout import (
     MIN_CAP_HEIGHT,
@@ -212,6 +212,7 @@ def detect_label(
     background: Background = "auto",
     font: str | os.PathLike[str] | None = None,
     logo: imageio.ImageSource | None = None,
+    full_size: tuple[int, int] | None = None,
 ) -> LabelDetection:
     """Look for a label that :func:`add_label` drew with the same text and options.
 
@@ -227,7 +228,11 @@ def detect_label(
     without a box; 0.8 and 0.85 for the ``"eu-ai"`` icon alone); unlabelled photos score
     below that. ``text`` is the label's text or a name in :data:`PRESETS`. Pass the options
     the label was drawn with (``size``, ``margin``, ``font``, ``logo``;
-    ``background=None`` for a label without a box).
+    ``background=None`` for a label without a box). ``full_size`` is the (width, height)
+    of the image when ``image`` is a reduced copy of it, such as
+    :func:`aiwatermark.imageio.open_reduced` gives, with a short side of at least 1024
+    pixels (or the full image's); the label is then looked for as drawn on the full image,
+    and ``box`` is in its pixels.
 
     Raises:
         InvalidArgumentError: a bad argument, as in :func:`add_label`.
@@ -250,9 +255,9 @@ def detect_label(
         opened_logo = imageio.open(logo)
         logo_aspect = opened_logo.width / opened_logo.height
     colour, _ = imageio.split_alpha(imageio.open_for_reading(image))
-    width, height = colour.size
+    width, height = colour.size if full_size is None else _check_full_size(full_size, colour)
     work = min(1.0, _WORK_SIDE / min(width, height))
-    grey = _shrunk_grey(colour, work)
+    grey = _shrunk_grey(colour, (max(1, round(width * work)), max(1, round(height * work))))
     pixels = np.asarray(grey, dtype=np.float64)
     search = _Search(pixels, text, boxed=background is not None)
     candidates = _candidates(
@@ -327,17 +332,16 @@ class _Candidate:
 _GREY_BAND = 256  # output rows converted at a time
 
 
-def _shrunk_grey(colour: Image.Image, work: float) -> Image.Image:
-    """``colour`` in grey, shrunk by ``work`` with a box filter, a band of rows at a time.
+def _shrunk_grey(colour: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """``colour`` in grey, shrunk to ``size`` with a box filter, a band of rows at a time.
 
     The same pixels as converting the whole image and then shrinking it, without the
     full-size grey copy (150 MB at 150 megapixels): Pillow maps each output row to the
     same source rows whether it resizes the whole image or a box of it.
     """
-    if work >= 1.0:
+    if size == colour.size:
         return colour.convert("L")
     width, height = colour.size
-    size = (max(1, round(width * work)), max(1, round(height * work)))
     scale = height / size[1]
     out = Image.new("L", size)
     for top in range(0, size[1], _GREY_BAND):
@@ -348,6 +352,24 @@ def _shrunk_grey(colour: Image.Image, work: float) -> Image.Image:
         box = (0.0, y0 - first, float(width), y1 - first)
         out.paste(band.resize((size[0], bottom - top), Image.Resampling.BOX, box=box), (0, top))
     return out
+
+
+def _check_full_size(full_size: object, reduced: Image.Image) -> tuple[int, int]:
+    """``full_size`` as (width, height), once it is one ``reduced`` can be a copy of."""
+    if (
+        not isinstance(full_size, tuple)
+        or len(full_size) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in full_size)
+    ):
+        raise InvalidArgumentError(f"full_size must be (width, height), not {full_size!r}")
+    width, height = full_size
+    needed = min(_WORK_SIDE, width, height)
+    if width < reduced.width or height < reduced.height or min(reduced.size) < needed:
+        raise InvalidArgumentError(
+            f"full_size={full_size!r} does not fit a {reduced.width}×{reduced.height} copy: "
+            f"the copy must be no larger than the image and keep a short side of {needed} px"
+        )
+    return width, height
 
 
 def _close(a: _Candidate, b: _Candidate) -> bool:

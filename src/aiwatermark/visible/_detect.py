@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import math
 import os
+import threading
+from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -93,10 +95,15 @@ class LabelDetection:
         return data
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Template:
     values: _Array
     weights: _Array
+    total: float
+    norm: float
+    kernel: _Array
+    """``weights`` × the values' deviation from their weighted mean: what the image is
+    correlated with."""
 
 
 @functools.lru_cache(maxsize=256)
@@ -129,9 +136,57 @@ def _template(
     # boxless label is all rim, so there every pixel counts as much as it is covered.
     weights = (alpha >= 0.995).astype(np.float64) if boxed else alpha
     values = rgba[:, :, 0]
-    for array in (values, weights):
+    total = float(weights.sum())
+    deviation = values - float((weights * values).sum()) / max(total, 1e-9)
+    norm = float(np.sqrt((weights * deviation**2).sum()))
+    kernel = weights * deviation
+    for array in (values, weights, kernel):
         array.setflags(write=False)  # shared by every later call through the cache
-    return _Template(values=values, weights=weights)
+    return _Template(values=values, weights=weights, total=total, norm=norm, kernel=kernel)
+
+
+_Spectrum = np.ndarray[Any, np.dtype[np.complex128]]
+
+
+class _KernelSpectra:
+    """The conjugate spectra of templates' kernel and weights, per transform size, kept
+    across calls up to a memory budget, least recently used dropped first.
+
+    Images of one size need the same templates at the same transform sizes, and
+    transforming the templates is two of every five transforms a comparison costs.
+    """
+
+    def __init__(self, budget: int) -> None:
+        self._budget = budget
+        self._used = 0
+        self._items: OrderedDict[tuple[_Template, tuple[int, int]], tuple[_Spectrum, _Spectrum]] = (
+            OrderedDict()
+        )
+        self._lock = threading.Lock()
+
+    def get(self, template: _Template, shape: tuple[int, int]) -> tuple[_Spectrum, _Spectrum]:
+        key = (template, shape)  # the template itself, never an id a new one could reuse
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+                return found
+        spectra = (
+            np.conj(np.fft.rfft2(template.kernel, s=shape)),
+            np.conj(np.fft.rfft2(template.weights, s=shape)),
+        )
+        size = spectra[0].nbytes + spectra[1].nbytes
+        with self._lock:
+            if key not in self._items and size <= self._budget:
+                self._items[key] = spectra
+                self._used += size
+                while self._used > self._budget:
+                    _, dropped = self._items.popitem(last=False)
+                    self._used -= dropped[0].nbytes + dropped[1].nbytes
+        return spectra
+
+
+_KERNEL_SPECTRA = _KernelSpectra(48 << 20)  # a 1024-px image's search needs about 30 MB
 
 
 def _fast_length(n: int) -> int:
@@ -158,30 +213,26 @@ class _Plane:
         self.spectrum = np.fft.rfft2(centred, s=self.fft_shape)
         self.squares = np.fft.rfft2(centred**2, s=self.fft_shape)
 
-    def _correlate(
-        self, spectrum: np.ndarray[Any, np.dtype[np.complex128]], kernel: _Array
-    ) -> _Array:
-        """Sum of ``kernel`` × the image under it, for every offset where it fits inside."""
+    def _correlate(self, spectrum: _Spectrum, kernel: _Spectrum, shape: tuple[int, ...]) -> _Array:
+        """Sum of a kernel of ``shape`` (given by its conjugate spectrum) × the image under
+        it, for every offset where it fits inside."""
         # Zero padding past the image never wraps into an offset where the kernel fits.
-        out = np.fft.irfft2(
-            spectrum * np.conj(np.fft.rfft2(kernel, s=self.fft_shape)), s=self.fft_shape
-        )
+        out = np.fft.irfft2(spectrum * kernel, s=self.fft_shape)
         height, width = self.shape
-        return np.asarray(out[: height - kernel.shape[0] + 1, : width - kernel.shape[1] + 1])
+        return np.asarray(out[: height - shape[0] + 1, : width - shape[1] + 1])
 
     def scores(self, template: _Template, min_slope: float) -> _Array | None:
         """|Weighted normalised cross-correlation| of ``template`` at every offset."""
-        weights, values = template.weights, template.values
-        if values.shape[0] > self.shape[0] or values.shape[1] > self.shape[1]:
+        shape = template.values.shape
+        if shape[0] > self.shape[0] or shape[1] > self.shape[1]:
             return None
-        total = float(weights.sum())
-        deviation = values - float((weights * values).sum()) / max(total, 1e-9)
-        norm = float(np.sqrt((weights * deviation**2).sum()))
+        total, norm = template.total, template.norm
         if total < 1.0 or norm == 0.0:
             return None
-        numerator = self._correlate(self.spectrum, weights * deviation)
-        sums = self._correlate(self.spectrum, weights)
-        squares = self._correlate(self.squares, weights)
+        kernel, weights = _KERNEL_SPECTRA.get(template, self.fft_shape)
+        numerator = self._correlate(self.spectrum, kernel, shape)
+        sums = self._correlate(self.spectrum, weights, shape)
+        squares = self._correlate(self.squares, weights, shape)
         spread = squares - sums**2 / total
         # The slope of pixels against the template is the text-to-box brightness difference
         # (as a fraction of 255): ours keep >= ~0.45 because of the contrast rule, while
@@ -267,7 +318,7 @@ def detect_label(
         positions,
         size=size,
         margin=margin,
-        font=font,
+        font=None if font is None else os.fspath(font),
         logo_aspect=logo_aspect,
     )
     # A coarse pass on whole pixels, then sub-pixel phases for the few best: a downscaled
@@ -382,6 +433,7 @@ def _close(a: _Candidate, b: _Candidate) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=64)
 def _candidates(
     image_size: tuple[int, int],
     work: float,
@@ -390,10 +442,12 @@ def _candidates(
     *,
     size: int | None,
     margin: int | None,
-    font: str | os.PathLike[str] | None,
+    font: str | None,
     logo_aspect: float | None,
-) -> list[_Candidate]:
+) -> tuple[_Candidate, ...]:
     """The label as drawn on this image, or on a larger original later scaled down to it."""
+    # Cached like the templates: laying the label out ~100 times costs more than
+    # matching most of the candidates.
     width, height = image_size
     found: list[_Candidate] = []
     for scale in _SCALES:
@@ -424,7 +478,7 @@ def _candidates(
             )
             if not any(_close(candidate, other) for other in found):
                 found.append(candidate)
-    return found
+    return tuple(found)
 
 
 _Match = tuple[float, tuple[int, int, int, int] | None, str | None]

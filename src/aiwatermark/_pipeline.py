@@ -3,6 +3,7 @@ them all back and says what they mean together."""
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -395,11 +396,11 @@ def _decode(src: imageio.ImageSource) -> tuple[bytes | None, Image.Image, tuple[
     layer works at (:func:`imageio.open_reduced`) and the full image's size."""
     if isinstance(src, Image.Image) or _arrays.is_pixels(src):
         return None, *imageio.open_reduced(src)
-    if isinstance(src, (str, os.PathLike)):
-        # Opening by path keeps the file name in decoding errors; the second read is cached.
-        return imageio.read_bytes(src), *imageio.open_reduced(src)
     data = imageio.read_bytes(src)
-    return data, *imageio.open_reduced(data)
+    stream = io.BytesIO(data)  # shares ``data``: a large file is held once, not twice
+    if isinstance(src, (str, os.PathLike)):
+        stream.name = os.fspath(src)  # decoding errors name the file, as for the path
+    return data, *imageio.open_reduced(stream)
 
 
 def _full_scale(

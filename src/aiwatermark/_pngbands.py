@@ -5,12 +5,14 @@ read it need a copy a tenth of its side. Here the image data is inflated band by
 each band is handed to Pillow as a small PNG of its own, so Pillow still does the
 unfiltering. A filtered row depends on the decoded row above it (Up, Average and Paeth
 filters), so every band but the first starts with the previous band's last decoded row,
-written unfiltered (filter type 0); that row is dropped after decoding.
+written unfiltered (filter type 0); that row is left out of the reduction. The small PNGs
+hold their rows in zlib's stored (uncompressed) blocks: Pillow only copies them out.
 
 Only the common layouts take this path: non-interlaced, 8 bits per sample, grey, RGB,
-palette, grey + alpha or RGBA, with consistent checksums. :func:`decode_reduced` returns
-None for anything else, and the caller decodes the file whole as before, so an unusual or
-damaged file gives exactly the result or the error it always gave.
+palette, grey + alpha or RGBA, with intact header and palette checksums (Pillow checks
+those, and skips the image data's, as this does). :func:`decode_reduced` returns None for
+anything else, and the caller decodes the file whole as before, so an unusual or damaged
+file gives exactly the result or the error it always gave.
 """
 
 from __future__ import annotations
@@ -25,8 +27,10 @@ from PIL import Image
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # colour type -> samples per pixel
 _BAND_BYTES = 8 << 20  # filtered bytes inflated per band; Pillow's copy of a band is ~1.3×
+_STORED_BLOCK = 65535  # the most a stored deflate block holds
 # A chunk Pillow reads EXIF from besides eXIf; its rare files take the whole-file path.
 _EXIF_TEXT = b"Raw profile type exif\x00"
+_Buffer = bytes | memoryview
 
 
 class _Layout:
@@ -37,8 +41,8 @@ class _Layout:
         self.exif: bytes | None = None
 
 
-def _chunks(data: bytes) -> Iterator[tuple[bytes, memoryview, bool]]:
-    """(type, body, checksum ok) of every chunk up to IEND."""
+def _chunks(data: bytes) -> Iterator[tuple[bytes, memoryview, int]]:
+    """(type, body, stored checksum) of every chunk up to IEND."""
     view = memoryview(data)
     pos = len(_SIGNATURE)
     while pos + 12 <= len(data):
@@ -47,9 +51,8 @@ def _chunks(data: bytes) -> Iterator[tuple[bytes, memoryview, bool]]:
         end = pos + 12 + length
         if end > len(data):
             return
-        body = view[pos + 8 : pos + 8 + length]
         (crc,) = struct.unpack_from(">I", data, pos + 8 + length)
-        yield kind, body, zlib.crc32(body, zlib.crc32(kind)) == crc
+        yield kind, view[pos + 8 : pos + 8 + length], crc
         if kind == b"IEND":
             return
         pos = end
@@ -59,13 +62,13 @@ def _layout(data: bytes) -> _Layout | None:
     if not data.startswith(_SIGNATURE):
         return None
     found = _Layout()
-    for kind, body, intact in _chunks(data):
-        if kind in (b"IHDR", b"PLTE", b"tRNS", b"IDAT") and not intact:
+    for kind, body, crc in _chunks(data):
+        if kind in (b"IHDR", b"PLTE", b"tRNS") and zlib.crc32(body, zlib.crc32(kind)) != crc:
             return None
         if kind == b"IHDR":
             found.header = bytes(body)
         elif kind in (b"PLTE", b"tRNS"):
-            found.palette.append(_chunk(kind, bytes(body)))
+            found.palette.append(_chunk(kind, [body]))
         elif kind == b"IDAT":
             found.data.append(body)
         elif kind == b"eXIf":
@@ -79,13 +82,29 @@ def _layout(data: bytes) -> _Layout | None:
     return found
 
 
-def _chunk(kind: bytes, body: bytes) -> bytes:
-    return (
-        struct.pack(">I", len(body))
-        + kind
-        + body
-        + struct.pack(">I", zlib.crc32(body, zlib.crc32(kind)))
-    )
+def _chunk(kind: bytes, body: list[_Buffer]) -> bytes:
+    crc = zlib.crc32(kind)
+    for part in body:
+        crc = zlib.crc32(part, crc)
+    length = sum(len(part) for part in body)
+    return b"".join([struct.pack(">I", length), kind, *body, struct.pack(">I", crc)])
+
+
+def _stored(pieces: list[_Buffer]) -> list[_Buffer]:
+    """A zlib stream holding ``pieces`` in stored blocks, as buffers to join."""
+    total = sum(len(piece) for piece in pieces)
+    stream: list[_Buffer] = [b"\x78\x01"]  # deflate, 32 KB window, no preset dictionary
+    adler, done = 1, 0
+    for piece in pieces:
+        view = memoryview(piece)
+        adler = zlib.adler32(view, adler)
+        for start in range(0, len(view), _STORED_BLOCK):
+            block = view[start : start + _STORED_BLOCK]
+            done += len(block)
+            stream.append(struct.pack("<BHH", done == total, len(block), len(block) ^ 0xFFFF))
+            stream.append(block)
+    stream.append(struct.pack(">I", adler))
+    return stream
 
 
 def decode_reduced(
@@ -110,50 +129,53 @@ def decode_reduced(
     band = max(1, _BAND_BYTES // (row_bytes * factor)) * factor
     inflate = zlib.decompressobj()
     parts = iter(layout.data)
-    pending = bytearray()
 
-    def take(count: int) -> bytes | None:
-        while len(pending) < count:
+    def take(count: int) -> list[_Buffer] | None:
+        """The next ``count`` bytes of filtered rows, in pieces; None if the data ends."""
+        pieces: list[_Buffer] = []
+        while count > 0:
             source = inflate.unconsumed_tail or next(parts, b"")
             try:
-                more = inflate.decompress(source, count - len(pending))
+                more = inflate.decompress(source, count)
             except zlib.error:
                 return None
             if not more and not source:
-                return None  # no data left
-            pending.extend(more)
-        out = bytes(pending[:count])
-        del pending[:count]
-        return out
+                return None
+            pieces.append(more)
+            count -= len(more)
+        return pieces
 
     out: Image.Image | None = None
     previous: bytes | None = None
     for top in range(0, height, band):
         rows = min(band, height - top)
-        filtered = take(rows * row_bytes)
-        if filtered is None:
+        pieces = take(rows * row_bytes)
+        if pieces is None:
             return None  # truncated or damaged: the whole-file decoder reports it
+        skip = 0 if previous is None else 1
         if previous is not None:
-            filtered = b"\x00" + previous + filtered
-        lines = rows + (previous is not None)
+            pieces.insert(0, b"\x00" + previous)
         header = bytearray(layout.header)
-        struct.pack_into(">I", header, 4, lines)
-        small = (
-            _SIGNATURE
-            + _chunk(b"IHDR", bytes(header))
-            + b"".join(layout.palette)
-            + _chunk(b"IDAT", zlib.compress(filtered, 0))
-            + _chunk(b"IEND", b"")
+        struct.pack_into(">I", header, 4, rows + skip)
+        small = b"".join(
+            [
+                _SIGNATURE,
+                _chunk(b"IHDR", [bytes(header)]),
+                *layout.palette,
+                _chunk(b"IDAT", _stored(pieces)),
+                _chunk(b"IEND", []),
+            ]
         )
+        del pieces
         try:
             decoded: Image.Image = Image.open(io.BytesIO(small))
             decoded.load()
         except (OSError, SyntaxError, ValueError):
             return None  # e.g. an unknown filter type: the whole-file decoder reports it
-        if previous is not None:
-            decoded = decoded.crop((0, 1, width, lines))
-        previous = decoded.crop((0, rows - 1, width, rows)).tobytes()
-        shrunk = convert(decoded).reduce(factor)
+        del small
+        lines = rows + skip
+        previous = decoded.crop((0, lines - 1, width, lines)).tobytes()
+        shrunk = convert(decoded).reduce(factor, box=(0, skip, width, lines))
         if out is None:
             out = Image.new(shrunk.mode, (-(-width // factor), -(-height // factor)))
         out.paste(shrunk, (0, top // factor))

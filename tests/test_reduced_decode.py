@@ -154,6 +154,11 @@ def test_small_files_and_pixels_are_not_reduced() -> None:
     assert same is pixels and size == (3000, 2000)
 
 
+def test_a_bad_min_side_is_refused() -> None:
+    with pytest.raises(aiwatermark.InvalidArgumentError, match="min_side"):
+        imageio.open_reduced(FIXTURES / "astronaut.jpg", min_side=0)
+
+
 def test_detect_label_refuses_a_full_size_the_copy_cannot_come_from() -> None:
     image = Image.new("RGB", (1200, 1100), "skyblue")
     with pytest.raises(aiwatermark.InvalidArgumentError, match="full_size"):

@@ -353,10 +353,12 @@ def open_reduced(
 
     Example:
         >>> from aiwatermark import imageio
-        >>> image, size = imageio.open_reduced("fixtures/astronaut.jpg", min_side=128)
+        >>> image, size = imageio.open_reduced("fixtures/astronaut.jpg", min_side=200)
         >>> image.size, size
         ((256, 256), (512, 512))
     """
+    if not isinstance(min_side, int) or isinstance(min_side, bool) or min_side <= 0:
+        raise InvalidArgumentError(f"min_side must be a positive number, not {min_side!r}")
     if isinstance(src, Image.Image) or _arrays.is_pixels(src):
         image = open_for_reading(src, max_pixels=max_pixels)
         return image, image.size
@@ -369,7 +371,7 @@ def open_reduced(
         check_size(image.width, image.height, name, max_pixels)
         size = image.size
         fmt = image.format
-        factor = min(size) // max(1, min_side)
+        factor = min(size) // min_side
         banded = None
         if factor >= 2 and fmt in ("JPEG", "MPO"):
             image.draft(image.mode, (min_side, min_side))

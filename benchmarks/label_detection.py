@@ -38,9 +38,10 @@ from aiwatermark.visible._layout import plan
 def clear_template_cache() -> None:
     from aiwatermark.visible import _detect
 
-    clear = getattr(_detect._template, "cache_clear", None)  # absent before the cache
-    if clear is not None:
-        clear()
+    for cached in ("_template", "_candidates"):
+        clear = getattr(getattr(_detect, cached), "cache_clear", None)  # absent before caches
+        if clear is not None:
+            clear()
 
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"

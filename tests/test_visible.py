@@ -491,4 +491,4 @@ def test_large_images_are_shrunk_to_the_same_grey_pixels_band_by_band() -> None:
     image = Image.fromarray(rng.integers(0, 256, (2100, 3001, 3), dtype=np.uint8))
     work = 1024 / 2100
     whole = image.convert("L").resize((round(3001 * work), 1024), Image.Resampling.BOX)
-    assert np.array_equal(np.asarray(_shrunk_grey(image, work)), np.asarray(whole))
+    assert np.array_equal(np.asarray(_shrunk_grey(image, whole.size)), np.asarray(whole))

@@ -3,6 +3,7 @@ them all back and says what they mean together."""
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -390,15 +391,26 @@ def _content_id(manifest_store: ManifestStore | None, payload: bytes | None) -> 
     raise PayloadTakenError("cannot draw a free content ID: the manifest store is saturated")
 
 
-def _decode(src: imageio.ImageSource) -> tuple[bytes | None, Image.Image]:
-    """The file bytes (None for decoded inputs) and the pixels, each read only once."""
+def _decode(src: imageio.ImageSource) -> tuple[bytes | None, Image.Image, tuple[int, int]]:
+    """The file bytes (None for decoded inputs), the pixels at the reduced size every pixel
+    layer works at (:func:`imageio.open_reduced`) and the full image's size."""
     if isinstance(src, Image.Image) or _arrays.is_pixels(src):
-        return None, imageio.open(src)
-    if isinstance(src, (str, os.PathLike)):
-        # Opening by path keeps the file name in decoding errors; the second read is cached.
-        return imageio.read_bytes(src), imageio.open(src)
+        return None, *imageio.open_reduced(src)
     data = imageio.read_bytes(src)
-    return data, imageio.open(data)
+    stream = io.BytesIO(data)  # shares ``data``: a large file is held once, not twice
+    if isinstance(src, (str, os.PathLike)):
+        stream.name = os.fspath(src)  # decoding errors name the file, as for the path
+    return data, *imageio.open_reduced(stream)
+
+
+def _full_scale(
+    detection: invisible.Detection | None, reduced: Image.Image, full_size: tuple[int, int]
+) -> invisible.Detection | None:
+    """``detection`` of the reduced copy with its scale in pixels of the full image."""
+    if detection is None or detection.scale is None or reduced.size == full_size:
+        return detection
+    factor = (full_size[0] * full_size[1] / (reduced.width * reduced.height)) ** 0.5
+    return replace(detection, scale=detection.scale * factor)
 
 
 def verify(
@@ -433,7 +445,7 @@ def verify(
         (True, False)
     """
     name = os.fspath(src) if isinstance(src, (str, os.PathLike)) else imageio.describe(src)
-    data, image = _decode(src)
+    data, image, full_size = _decode(src)
     notes: list[str] = []
 
     embedded: provenance.ProvenanceReport | None = None
@@ -445,8 +457,12 @@ def verify(
         disclosure = _layer(notes, "metadata", metadata.read_disclosure, data)
     else:
         notes.append("C2PA and metadata not read: decoded pixels carry no file metadata")
-    detection = _layer(notes, "watermark", invisible.detect, image, key)
-    found_label = _layer(notes, "label", visible.detect_label, image, label, font=font)
+    detection = _full_scale(
+        _layer(notes, "watermark", invisible.detect, image, key), image, full_size
+    )
+    found_label = _layer(
+        notes, "label", visible.detect_label, image, label, font=font, full_size=full_size
+    )
 
     image_fingerprint = _layer(notes, "fingerprint", fingerprint.compute, image)
 

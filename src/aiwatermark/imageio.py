@@ -46,7 +46,7 @@ from typing import IO, Any, Union
 import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
-from . import _arrays
+from . import _arrays, _pngbands
 from .errors import (
     CorruptImageError,
     ImageTooLargeError,
@@ -326,6 +326,67 @@ def open(src: ImageSource, *, max_pixels: int | None = None) -> Image.Image:
         image = _normalise_mode(image)
         image.format = fmt  # Pillow drops it on transpose/convert
     return image
+
+
+ANALYSIS_SIDE = 1024
+"""Short side of the copy :func:`open_reduced` decodes for the layers that read pixels.
+
+The visible-label search compares images at a 1024-pixel short side, the watermark and the
+fingerprint at 512 pixels; none of them reads detail finer than that.
+"""
+
+_ROTATED = (5, 6, 7, 8)  # EXIF orientations that swap width and height
+
+
+def open_reduced(
+    src: ImageSource, *, min_side: int = ANALYSIS_SIDE, max_pixels: int | None = None
+) -> tuple[Image.Image, tuple[int, int]]:
+    """:func:`open_for_reading` at a reduced size, and the (width, height) of the full image.
+
+    For code that reads an image at a lower resolution anyway. A large JPEG is decoded at
+    1/2, 1/4 or 1/8 of its size (libjpeg's DCT scaling) and a large PNG a band of rows at a
+    time, each band shrunk by a whole factor (box average) as it comes, so a 150-megapixel
+    file never needs its 600 MB of full-size pixels. The short side stays at least
+    ``min_side`` (when the image has one that long). Other formats, and inputs that are
+    already pixels, are opened at full size. The size returned is upright (EXIF orientation
+    applied), as is the image.
+
+    Example:
+        >>> from aiwatermark import imageio
+        >>> image, size = imageio.open_reduced("fixtures/astronaut.jpg", min_side=200)
+        >>> image.size, size
+        ((256, 256), (512, 512))
+    """
+    if not isinstance(min_side, int) or isinstance(min_side, bool) or min_side <= 0:
+        raise InvalidArgumentError(f"min_side must be a positive number, not {min_side!r}")
+    if isinstance(src, Image.Image) or _arrays.is_pixels(src):
+        image = open_for_reading(src, max_pixels=max_pixels)
+        return image, image.size
+    name = describe(src)
+    data = read_bytes(src)
+    if max_pixels is not None:
+        _allow_in_pillow(max_pixels)
+    with _pillow_errors(name):
+        image = Image.open(io.BytesIO(data))
+        check_size(image.width, image.height, name, max_pixels)
+        size = image.size
+        fmt = image.format
+        factor = min(size) // min_side
+        banded = None
+        if factor >= 2 and fmt in ("JPEG", "MPO"):
+            image.draft(image.mode, (min_side, min_side))
+        elif factor >= 2 and fmt == "PNG":
+            banded = _pngbands.decode_reduced(data, factor, _normalise_mode)
+        if banded is not None:
+            banded.info = {**image.info, **banded.info}
+            image = banded
+        image.load()
+        if image.getexif().get(ExifTags.Base.Orientation, 1) in _ROTATED:
+            size = (size[1], size[0])
+        ImageOps.exif_transpose(image, in_place=True)
+        image = _normalise_mode(image)
+        image.format = fmt
+    return image, size
 
 
 def frame_count(src: ImageSource) -> int:
@@ -636,6 +697,7 @@ def save(
 
 
 __all__ = [
+    "ANALYSIS_SIDE",
     "DEFAULT_MAX_PIXELS",
     "FORMAT_MIME",
     "SUFFIX_FORMATS",
@@ -649,6 +711,7 @@ __all__ = [
     "get_max_pixels",
     "merge_alpha",
     "open",
+    "open_reduced",
     "partial_files",
     "read_bytes",
     "same_file",

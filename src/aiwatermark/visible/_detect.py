@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 import math
 import os
+import threading
+from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -12,7 +14,7 @@ import numpy as np
 from PIL import Image
 
 from .. import imageio
-from ..errors import ImageTooSmallError
+from ..errors import ImageTooSmallError, InvalidArgumentError
 from ._label import Background, check_layout_options, check_position, check_text, parse_colour
 from ._layout import (
     MIN_CAP_HEIGHT,
@@ -93,10 +95,15 @@ class LabelDetection:
         return data
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Template:
     values: _Array
     weights: _Array
+    total: float
+    norm: float
+    kernel: _Array
+    """``weights`` × the values' deviation from their weighted mean: what the image is
+    correlated with."""
 
 
 @functools.lru_cache(maxsize=256)
@@ -129,9 +136,57 @@ def _template(
     # boxless label is all rim, so there every pixel counts as much as it is covered.
     weights = (alpha >= 0.995).astype(np.float64) if boxed else alpha
     values = rgba[:, :, 0]
-    for array in (values, weights):
+    total = float(weights.sum())
+    deviation = values - float((weights * values).sum()) / max(total, 1e-9)
+    norm = float(np.sqrt((weights * deviation**2).sum()))
+    kernel = weights * deviation
+    for array in (values, weights, kernel):
         array.setflags(write=False)  # shared by every later call through the cache
-    return _Template(values=values, weights=weights)
+    return _Template(values=values, weights=weights, total=total, norm=norm, kernel=kernel)
+
+
+_Spectrum = np.ndarray[Any, np.dtype[np.complex128]]
+
+
+class _KernelSpectra:
+    """The conjugate spectra of templates' kernel and weights, per transform size, kept
+    across calls up to a memory budget, least recently used dropped first.
+
+    Images of one size need the same templates at the same transform sizes, and
+    transforming the templates is two of every five transforms a comparison costs.
+    """
+
+    def __init__(self, budget: int) -> None:
+        self._budget = budget
+        self._used = 0
+        self._items: OrderedDict[tuple[_Template, tuple[int, int]], tuple[_Spectrum, _Spectrum]] = (
+            OrderedDict()
+        )
+        self._lock = threading.Lock()
+
+    def get(self, template: _Template, shape: tuple[int, int]) -> tuple[_Spectrum, _Spectrum]:
+        key = (template, shape)  # the template itself, never an id a new one could reuse
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+                return found
+        spectra = (
+            np.conj(np.fft.rfft2(template.kernel, s=shape)),
+            np.conj(np.fft.rfft2(template.weights, s=shape)),
+        )
+        size = spectra[0].nbytes + spectra[1].nbytes
+        with self._lock:
+            if key not in self._items and size <= self._budget:
+                self._items[key] = spectra
+                self._used += size
+                while self._used > self._budget:
+                    _, dropped = self._items.popitem(last=False)
+                    self._used -= dropped[0].nbytes + dropped[1].nbytes
+        return spectra
+
+
+_KERNEL_SPECTRA = _KernelSpectra(48 << 20)  # a 1024-px image's search needs about 30 MB
 
 
 def _fast_length(n: int) -> int:
@@ -158,30 +213,26 @@ class _Plane:
         self.spectrum = np.fft.rfft2(centred, s=self.fft_shape)
         self.squares = np.fft.rfft2(centred**2, s=self.fft_shape)
 
-    def _correlate(
-        self, spectrum: np.ndarray[Any, np.dtype[np.complex128]], kernel: _Array
-    ) -> _Array:
-        """Sum of ``kernel`` × the image under it, for every offset where it fits inside."""
+    def _correlate(self, spectrum: _Spectrum, kernel: _Spectrum, shape: tuple[int, ...]) -> _Array:
+        """Sum of a kernel of ``shape`` (given by its conjugate spectrum) × the image under
+        it, for every offset where it fits inside."""
         # Zero padding past the image never wraps into an offset where the kernel fits.
-        out = np.fft.irfft2(
-            spectrum * np.conj(np.fft.rfft2(kernel, s=self.fft_shape)), s=self.fft_shape
-        )
+        out = np.fft.irfft2(spectrum * kernel, s=self.fft_shape)
         height, width = self.shape
-        return np.asarray(out[: height - kernel.shape[0] + 1, : width - kernel.shape[1] + 1])
+        return np.asarray(out[: height - shape[0] + 1, : width - shape[1] + 1])
 
     def scores(self, template: _Template, min_slope: float) -> _Array | None:
         """|Weighted normalised cross-correlation| of ``template`` at every offset."""
-        weights, values = template.weights, template.values
-        if values.shape[0] > self.shape[0] or values.shape[1] > self.shape[1]:
+        shape = template.values.shape
+        if shape[0] > self.shape[0] or shape[1] > self.shape[1]:
             return None
-        total = float(weights.sum())
-        deviation = values - float((weights * values).sum()) / max(total, 1e-9)
-        norm = float(np.sqrt((weights * deviation**2).sum()))
+        total, norm = template.total, template.norm
         if total < 1.0 or norm == 0.0:
             return None
-        numerator = self._correlate(self.spectrum, weights * deviation)
-        sums = self._correlate(self.spectrum, weights)
-        squares = self._correlate(self.squares, weights)
+        kernel, weights = _KERNEL_SPECTRA.get(template, self.fft_shape)
+        numerator = self._correlate(self.spectrum, kernel, shape)
+        sums = self._correlate(self.spectrum, weights, shape)
+        squares = self._correlate(self.squares, weights, shape)
         spread = squares - sums**2 / total
         # The slope of pixels against the template is the text-to-box brightness difference
         # (as a fraction of 255): ours keep >= ~0.45 because of the contrast rule, while
@@ -212,6 +263,7 @@ def detect_label(
     background: Background = "auto",
     font: str | os.PathLike[str] | None = None,
     logo: imageio.ImageSource | None = None,
+    full_size: tuple[int, int] | None = None,
 ) -> LabelDetection:
     """Look for a label that :func:`add_label` drew with the same text and options.
 
@@ -227,7 +279,11 @@ def detect_label(
     without a box; 0.8 and 0.85 for the ``"eu-ai"`` icon alone); unlabelled photos score
     below that. ``text`` is the label's text or a name in :data:`PRESETS`. Pass the options
     the label was drawn with (``size``, ``margin``, ``font``, ``logo``;
-    ``background=None`` for a label without a box).
+    ``background=None`` for a label without a box). ``full_size`` is the (width, height)
+    of the image when ``image`` is a reduced copy of it, such as
+    :func:`aiwatermark.imageio.open_reduced` gives, with a short side of at least 1024
+    pixels (or the full image's); the label is then looked for as drawn on the full image,
+    and ``box`` is in its pixels.
 
     Raises:
         InvalidArgumentError: a bad argument, as in :func:`add_label`.
@@ -250,9 +306,9 @@ def detect_label(
         opened_logo = imageio.open(logo)
         logo_aspect = opened_logo.width / opened_logo.height
     colour, _ = imageio.split_alpha(imageio.open_for_reading(image))
-    width, height = colour.size
+    width, height = colour.size if full_size is None else _check_full_size(full_size, colour)
     work = min(1.0, _WORK_SIDE / min(width, height))
-    grey = _shrunk_grey(colour, work)
+    grey = _shrunk_grey(colour, (max(1, round(width * work)), max(1, round(height * work))))
     pixels = np.asarray(grey, dtype=np.float64)
     search = _Search(pixels, text, boxed=background is not None)
     candidates = _candidates(
@@ -262,7 +318,7 @@ def detect_label(
         positions,
         size=size,
         margin=margin,
-        font=font,
+        font=None if font is None else os.fspath(font),
         logo_aspect=logo_aspect,
     )
     # A coarse pass on whole pixels, then sub-pixel phases for the few best: a downscaled
@@ -327,17 +383,16 @@ class _Candidate:
 _GREY_BAND = 256  # output rows converted at a time
 
 
-def _shrunk_grey(colour: Image.Image, work: float) -> Image.Image:
-    """``colour`` in grey, shrunk by ``work`` with a box filter, a band of rows at a time.
+def _shrunk_grey(colour: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """``colour`` in grey, shrunk to ``size`` with a box filter, a band of rows at a time.
 
     The same pixels as converting the whole image and then shrinking it, without the
     full-size grey copy (150 MB at 150 megapixels): Pillow maps each output row to the
     same source rows whether it resizes the whole image or a box of it.
     """
-    if work >= 1.0:
+    if size == colour.size:
         return colour.convert("L")
     width, height = colour.size
-    size = (max(1, round(width * work)), max(1, round(height * work)))
     scale = height / size[1]
     out = Image.new("L", size)
     for top in range(0, size[1], _GREY_BAND):
@@ -350,6 +405,24 @@ def _shrunk_grey(colour: Image.Image, work: float) -> Image.Image:
     return out
 
 
+def _check_full_size(full_size: object, reduced: Image.Image) -> tuple[int, int]:
+    """``full_size`` as (width, height), once it is one ``reduced`` can be a copy of."""
+    if (
+        not isinstance(full_size, tuple)
+        or len(full_size) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in full_size)
+    ):
+        raise InvalidArgumentError(f"full_size must be (width, height), not {full_size!r}")
+    width, height = full_size
+    needed = min(_WORK_SIDE, width, height)
+    if width < reduced.width or height < reduced.height or min(reduced.size) < needed:
+        raise InvalidArgumentError(
+            f"full_size={full_size!r} does not fit a {reduced.width}×{reduced.height} copy: "
+            f"the copy must be no larger than the image and keep a short side of {needed} px"
+        )
+    return width, height
+
+
 def _close(a: _Candidate, b: _Candidate) -> bool:
     # Within the search radius and 1.5 % in size: the search for one covers the other.
     return (
@@ -360,6 +433,7 @@ def _close(a: _Candidate, b: _Candidate) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=64)
 def _candidates(
     image_size: tuple[int, int],
     work: float,
@@ -368,10 +442,12 @@ def _candidates(
     *,
     size: int | None,
     margin: int | None,
-    font: str | os.PathLike[str] | None,
+    font: str | None,
     logo_aspect: float | None,
-) -> list[_Candidate]:
+) -> tuple[_Candidate, ...]:
     """The label as drawn on this image, or on a larger original later scaled down to it."""
+    # Cached like the templates: laying the label out ~100 times costs more than
+    # matching most of the candidates.
     width, height = image_size
     found: list[_Candidate] = []
     for scale in _SCALES:
@@ -402,7 +478,7 @@ def _candidates(
             )
             if not any(_close(candidate, other) for other in found):
                 found.append(candidate)
-    return found
+    return tuple(found)
 
 
 _Match = tuple[float, tuple[int, int, int, int] | None, str | None]

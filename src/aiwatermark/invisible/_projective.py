@@ -29,7 +29,7 @@ PERSPECTIVE_POINTS = 7
 BLOCK_Z = 4.5
 """Sync peak a block needs to be trusted (noise reaches about 4)."""
 START_Z = 6.0
-"""Sync peak the second-best block needs before a homography is searched at all: over the
+"""Sync peak the strongest block needs before a homography is searched at all: over the
 blocks of 12 unmarked photos and 96 perspective-warped copies, noise stayed below 5.8."""
 
 
@@ -167,8 +167,7 @@ def search(
     already smears it, while a block, nearly affine on its own, may still show it. The
     blocks whose template agrees in orientation give an affine start for :func:`_rounds`.
     An unmarked image pays nine half-size folds and alignments here (the fast whole-pixel
-    fold for the untouched lattice) and stops: two blocks above ``START_Z`` in the same
-    orientation do not happen by chance.
+    fold for the untouched lattice) and stops: no block reaches ``START_Z`` by chance.
     """
     h, w = residuals[0].shape
     inverse = np.linalg.inv(basis) * TILE
@@ -189,7 +188,7 @@ def search(
         for item in found
         if item[0].dihedral == reference.dihedral and item[0].sync_z >= BLOCK_Z
     ]
-    if len(agree) < 2 or agree[1][0].sync_z < START_Z:
+    if len(agree) < 2 or reference.sync_z < START_Z:
         return
     points, targets, weights = [], [], []
     for block, offset, (x, y) in agree:

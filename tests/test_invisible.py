@@ -335,3 +335,44 @@ def test_marks_published_before_the_perceptual_model_still_decode(fixtures_dir) 
     assert invisible.detect(published).payload == PAYLOAD
     with Image.open(published) as image:
         assert invisible.detect(_jpeg(image, 60)).payload == PAYLOAD
+
+
+def _perspective(image: Image.Image, moves: list[tuple[float, float]]) -> Image.Image:
+    """``image`` seen from an angle: its corners moved by ``moves`` (fractions of the side)."""
+    width, height = image.size
+    corners = np.array([[0, 0], [width, 0], [width, height], [0, height]], dtype=float)
+    sources = corners + np.array(moves) * (width, height)
+    # Pillow wants the map from output to input pixels: solve it from the 4 corner pairs.
+    rows, values = [], []
+    for (x, y), (u, v) in zip(corners, sources, strict=True):
+        rows += [[x, y, 1, 0, 0, 0, -u * x, -u * y], [0, 0, 0, x, y, 1, -v * x, -v * y]]
+        values += [u, v]
+    coefficients = np.linalg.solve(np.array(rows), np.array(values))
+    return image.transform(
+        image.size, Image.Transform.PERSPECTIVE, tuple(coefficients), Image.Resampling.BICUBIC
+    )
+
+
+# Up to 4 % of the side per corner: a phone photo of a print held not quite square.
+TILTED = [(0.035, 0.001), (0.038, -0.034), (0.009, -0.01), (0.024, -0.026)]
+
+
+def test_perspective_is_recovered(photo_paths: list, marked: Image.Image) -> None:
+    # No lattice folds this whole image coherently (the lattice search alone misses it); the
+    # homography fitted to where each block of the image shows the template does.
+    found = invisible.detect(_perspective(marked, TILTED))
+    assert found.payload == PAYLOAD
+    assert not invisible.detect(_perspective(Image.open(photo_paths[0]), TILTED)).detected
+
+
+def test_homography_fit_recovers_a_known_map() -> None:
+    from aiwatermark.invisible import _projective
+
+    truth = np.array([[1.02, 0.03, 5.0], [-0.01, 0.97, -3.0], [4e-5, -3e-5, 1.0]])
+    x, y = np.meshgrid([40.0, 250.0, 460.0], [40.0, 250.0, 460.0])
+    u, v = _projective.apply(truth, x.ravel(), y.ravel())
+    fitted = _projective._fit(
+        np.column_stack([x.ravel(), y.ravel()]), np.column_stack([u, v]), np.ones(9)
+    )
+    assert fitted is not None
+    assert np.allclose(fitted, truth, rtol=1e-6, atol=1e-9)

@@ -210,15 +210,26 @@ def _parabola(left: float, centre: float, right: float) -> float:
 
 def fold(residuals: list[np.ndarray], basis: np.ndarray) -> np.ndarray:
     """Average each plane modulo the lattice into a T×T tile (bilinear splatting): C×T×T."""
-    size = TILE
     h, w = residuals[0].shape
     if np.array_equal(basis, np.eye(2) * TILE):
         return _fold_aligned(residuals)
-    inverse = (np.linalg.inv(basis) * size).astype(np.float32)
+    inverse = (np.linalg.inv(basis) * TILE).astype(np.float32)
     xs = np.arange(w, dtype=np.float32)
     ys = np.arange(h, dtype=np.float32)[:, None]
-    u = (inverse[0, 0] * xs + inverse[0, 1] * ys) % size
-    v = (inverse[1, 0] * xs + inverse[1, 1] * ys) % size
+    u = inverse[0, 0] * xs + inverse[0, 1] * ys
+    v = inverse[1, 0] * xs + inverse[1, 1] * ys
+    return splat(residuals, u, v)
+
+
+def splat(residuals: list[np.ndarray], u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Average each plane into a T×T tile at tile coordinates (u, v) mod T, per pixel: C×T×T.
+
+    Bilinear splatting; ``u`` and ``v`` (column, row) have the planes' shape, so any map
+    from image to tile, not only a lattice, can be folded.
+    """
+    size = TILE
+    u = u % size
+    v = v % size
     u0 = np.minimum(u.astype(np.int64), size - 1)
     v0 = np.minimum(v.astype(np.int64), size - 1)
     fu = (u - u0).ravel()

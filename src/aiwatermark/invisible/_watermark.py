@@ -14,7 +14,7 @@ from PIL import Image
 
 from .. import imageio
 from ..errors import ImageTooSmallError, InvalidArgumentError, PayloadError
-from . import _codec, _mask, _pattern, _statistic, _sync, _transform
+from . import _codec, _mask, _pattern, _projective, _statistic, _sync, _transform
 
 PAYLOAD_BITS = _codec.PAYLOAD_BITS
 MIN_SIZE = 128
@@ -308,27 +308,34 @@ def detect(image: imageio.ImageSource, key: str | bytes | None = None) -> Detect
             ):
                 yield basis
 
-    for basis in candidates():
-        for alignment in _sync.align(_sync.fold(residuals, basis), pat, ORIENTATIONS_TRIED):
-            best_sync = max(best_sync, alignment.sync_z)
-            for geometry, aligned in _refinements(residuals, basis, alignment, pat):
-                soft = np.bincount(
-                    pat.bit_of[pat_message], weights=aligned.values[pat_message], minlength=255
-                )
-                # Soft decoding costs a few milliseconds; spend them where the template
-                # stood out of the noise (which peaks near 5).
-                decoded = _codec.decode(
-                    soft * (1.0 - 2.0 * pat.scramble), aligned.sync_z > SOFT_DECODE_Z
-                )
-                if decoded.payload is not None:
-                    return Detection(
-                        True,
-                        decoded.payload,
-                        _statistic.false_positive_bound(decoded.bit_errors or 0, _max_attempts()),
-                        decoded.bit_errors,
-                        aligned.sync_z,
-                        *_geometry(geometry, aligned, scale),
-                    )
+    def attempts() -> Iterator[tuple[np.ndarray, _sync.Alignment]]:
+        nonlocal best_sync
+        bases = []
+        for basis in candidates():
+            bases.append(basis)
+            for alignment in _sync.align(_sync.fold(residuals, basis), pat, ORIENTATIONS_TRIED):
+                best_sync = max(best_sync, alignment.sync_z)
+                yield from _refinements(residuals, basis, alignment, pat)
+        # Last: only a photo of a marked image (perspective) gets this far with a mark to find.
+        for basis in bases:
+            yield from _projective.search(residuals, basis, pat)
+
+    for geometry, aligned in attempts():
+        soft = np.bincount(
+            pat.bit_of[pat_message], weights=aligned.values[pat_message], minlength=255
+        )
+        # Soft decoding costs a few milliseconds; spend them where the template
+        # stood out of the noise (which peaks near 5).
+        decoded = _codec.decode(soft * (1.0 - 2.0 * pat.scramble), aligned.sync_z > SOFT_DECODE_Z)
+        if decoded.payload is not None:
+            return Detection(
+                True,
+                decoded.payload,
+                _statistic.false_positive_bound(decoded.bit_errors or 0, _max_attempts()),
+                decoded.bit_errors,
+                aligned.sync_z,
+                *_geometry(geometry, aligned, scale),
+            )
     return Detection(False, None, 1.0, None, best_sync)
 
 
@@ -338,18 +345,22 @@ def _refinements(
     alignment: _sync.Alignment,
     pat: _pattern.Pattern,
 ) -> Iterator[tuple[np.ndarray, _sync.Alignment]]:
-    """The alignment as found, then — while its sync peak is clear — with the lattice refined."""
+    """The alignment as found, then — while its sync peak is clear — with the lattice refined,
+    then under homographies fitted around it."""
     yield basis, alignment
     for _ in range(REFINEMENTS):
         if alignment.sync_z <= REFINE_Z:
             return
-        basis = _sync.refine(residuals, basis, alignment, pat)
-        again = _sync.align(_sync.fold(residuals, basis), pat, len(_sync.DIHEDRAL))
+        refined = _sync.refine(residuals, basis, alignment, pat)
+        again = _sync.align(_sync.fold(residuals, refined), pat, len(_sync.DIHEDRAL))
         same = [a for a in again if a.dihedral == alignment.dihedral]
         if not same:
-            return
-        alignment = same[0]
+            break
+        basis, alignment = refined, same[0]
         yield basis, alignment
+    if alignment.sync_z > REFINE_Z:
+        # The lattice shows the template but cannot read it, as under perspective.
+        yield from _projective.refinements(residuals, basis, alignment, pat)
 
 
 def _boost(work_h: int, work_w: int) -> float:
@@ -404,9 +415,9 @@ def _soft_bits(
 
 def _max_attempts() -> int:
     """Decoding attempts in the worst case: the union bound's multiplier."""
-    refinements = 1 + REFINEMENTS
+    refinements = 1 + REFINEMENTS + _projective.ROUNDS
     bases = LATTICE_CANDIDATES + 1 + SCALE_CANDIDATES
-    return int(bases * ORIENTATIONS_TRIED * refinements)
+    return int(bases * (ORIENTATIONS_TRIED * refinements + 1 + _projective.ROUNDS))
 
 
 FALSE_POSITIVE_RATE = _statistic.false_positive_bound(_codec.MAX_ERRORS, _max_attempts())

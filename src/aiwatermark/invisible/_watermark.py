@@ -33,12 +33,6 @@ CHROMA_SHARE_GREY = 0.12
 """The same for black-and-white content stored as RGB: with no chroma detail to compete
 with, a small share is already easy to find, and luma keeps more for surviving JPEG."""
 
-CHROMA_PASS = 0.08
-CHROMA_STOP = 0.18
-CHROMA_FLOOR = 0.4
-"""The chroma share is band-limited to what 4:2:0 JPEG keeps (cycles per image pixel, see
-``_chroma_tile``)."""
-
 _ROWS_PER_BLOCK = 256
 
 INFORMED_PASSES = 2
@@ -200,10 +194,11 @@ def embed(
     work_luma = _transform.work_planes(colour, work_h, work_w)[0]
     coded = _codec.encode(payload)
     reps = (-(-work_h // _pattern.TILE), -(-work_w // _pattern.TILE))
-    boost = strength * _boost(work_h, work_w)
-    envelope = _mask.amplitude_map(work_luma, AMPLITUDE * boost, boost)
-    grey = colour.mode != "L" and _transform.is_grey(colour)
-    share = 0.0 if colour.mode == "L" else CHROMA_SHARE_GREY if grey else CHROMA_SHARE
+    envelope = (AMPLITUDE * strength * _boost(work_h, work_w)) * _mask.strength_map(work_luma)
+    if colour.mode == "L":
+        share = 0.0
+    else:
+        share = CHROMA_SHARE_GREY if _transform.is_grey(colour) else CHROMA_SHARE
     luma_gain, chroma_gain = math.sqrt(1 - share), math.sqrt(share)
     gains = np.ones(_codec.CODE_BITS)
     expected = _pattern.signs(pat, coded)
@@ -222,30 +217,20 @@ def embed(
         if worst is None:
             break
         gains = np.clip(worst, *GAIN_RANGE)
-    luma_tile = _pattern.tile(pat, coded, gains)
-    luma_delta = envelope * np.tile(luma_tile, reps)[:work_h, :work_w]
-    # Colour images carry the same tile in luma and chroma: one plane to resample, mixed
-    # into RGB by one gain per channel. A grey image's chroma tile is band-limited.
-    chroma_rgb = np.float32(chroma_gain) * _transform.CHROMA_DIRECTION
-    channel_gains = np.float32(luma_gain) + chroma_rgb
-    chroma_delta = None
-    if grey:
-        channel_gains = np.full(3, luma_gain, dtype=np.float32)
-        chroma_delta = envelope * np.tile(_chroma_tile(luma_tile, scale), reps)[:work_h, :work_w]
+    signal = np.tile(_pattern.tile(pat, coded, gains), reps)[:work_h, :work_w]
+    work_delta = envelope * signal
+    channel_gains = np.float32(luma_gain) + np.float32(chroma_gain) * _transform.CHROMA_DIRECTION
     # Band by band, so no full-size array ever exists beside the input and the output: at
     # 150 megapixels one float plane is 600 MB.
     marked = Image.new(colour.mode, (width, height))
     for start in range(0, height, _ROWS_PER_BLOCK):
         stop = min(height, start + _ROWS_PER_BLOCK)
         block = np.asarray(colour.crop((0, start, width, stop)), dtype=np.float32)
-        delta = _transform.resize_rows(luma_delta, height, width, start, stop)
+        delta = _transform.resize_rows(work_delta, height, width, start, stop)
         if block.ndim == 2:
             block += delta
         else:
             block += delta[:, :, None] * channel_gains
-            if chroma_delta is not None:
-                chroma = _transform.resize_rows(chroma_delta, height, width, start, stop)
-                block += chroma[:, :, None] * chroma_rgb
         np.clip(np.rint(block, out=block), 0, 255, out=block)
         marked.paste(Image.fromarray(block.astype(np.uint8), colour.mode), (0, start))
     marked.info = info
@@ -383,26 +368,6 @@ def _boost(work_h: int, work_w: int) -> float:
     """
     tiles = work_h * work_w / _pattern.TILE**2
     return float(np.clip((_FULL_TILES / tiles) ** 0.25, 1.0, SMALL_BOOST))
-
-
-def _chroma_tile(tile: np.ndarray, scale: float) -> np.ndarray:
-    """``tile`` without the frequencies 4:2:0 chroma subsampling removes, at unit RMS.
-
-    JPEG (and WebP, and most video) store chroma at half resolution and quantise what is
-    left coarsely: measured on a photo, a chroma sinusoid keeps 82 % of its amplitude at
-    0.06 cycles per image pixel after JPEG q90, 30 % at 0.13 and 4 % at 0.2. Chroma energy
-    above ``CHROMA_PASS`` is tapered off (to nothing at ``CHROMA_STOP``) and spent on the
-    lower bins instead. ``scale`` is working pixels per image pixel: a large image carries
-    a proportionally coarser pattern, so less of its band is cut.
-    """
-    f = np.fft.fftfreq(_pattern.TILE) * scale  # cycles per image pixel
-    radius = np.hypot(f[:, None], f[None, :])
-    ramp = np.clip((radius - CHROMA_PASS) / (CHROMA_STOP - CHROMA_PASS), 0.0, 1.0)
-    keep = CHROMA_FLOOR + (1.0 - CHROMA_FLOOR) * np.cos(0.5 * np.pi * ramp) ** 2
-    spectrum = np.fft.fft2(tile) * keep
-    filtered = np.fft.ifft2(spectrum).real
-    result: np.ndarray = (filtered / np.sqrt(np.mean(filtered**2))).astype(np.float32)
-    return result
 
 
 def _jpeg_luma(plane: np.ndarray, quality: int) -> np.ndarray:

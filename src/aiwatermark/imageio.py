@@ -314,18 +314,25 @@ def open(src: ImageSource, *, max_pixels: int | None = None) -> Image.Image:
             return _normalise_mode(image)
     if _arrays.is_pixels(src):
         return _arrays.to_image(src, lambda w, h: check_size(w, h, name, max_pixels))
-    data = read_bytes(src)
-    if max_pixels is not None:
-        _allow_in_pillow(max_pixels)
+    _, image = _open_file(src, name, max_pixels)
     with _pillow_errors(name):
-        image = Image.open(io.BytesIO(data))
-        check_size(image.width, image.height, name, max_pixels)
         image.load()
         fmt = image.format
         ImageOps.exif_transpose(image, in_place=True)
         image = _normalise_mode(image)
         image.format = fmt  # Pillow drops it on transpose/convert
     return image
+
+
+def _open_file(src: ImageSource, name: str, max_pixels: int | None) -> tuple[bytes, Image.Image]:
+    """The file's bytes and the lazily opened image, its size checked before any decoding."""
+    data = read_bytes(src)
+    if max_pixels is not None:
+        _allow_in_pillow(max_pixels)
+    with _pillow_errors(name):
+        image = Image.open(io.BytesIO(data))
+        check_size(image.width, image.height, name, max_pixels)
+    return data, image
 
 
 ANALYSIS_SIDE = 1024
@@ -363,12 +370,8 @@ def open_reduced(
         image = open_for_reading(src, max_pixels=max_pixels)
         return image, image.size
     name = describe(src)
-    data = read_bytes(src)
-    if max_pixels is not None:
-        _allow_in_pillow(max_pixels)
+    data, image = _open_file(src, name, max_pixels)
     with _pillow_errors(name):
-        image = Image.open(io.BytesIO(data))
-        check_size(image.width, image.height, name, max_pixels)
         size = image.size
         fmt = image.format
         factor = min(size) // min_side

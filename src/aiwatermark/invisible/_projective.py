@@ -114,7 +114,7 @@ def _correct(
     points, targets, weights = [], [], []
     for rows, cols in _blocks(residuals[0].shape):
         folded = fold([r[rows, cols] for r in residuals], h, rows.start, cols.start)
-        cy, cx, z = _locate(_oriented(folded, pat, alignment.dihedral), pat)
+        cy, cx, z = _locate(_oriented(np.fft.fft2(folded), pat, alignment.dihedral), pat)
         if z < BLOCK_Z:
             continue
         # Where the template sits in this block, relative to the whole image, in fold
@@ -215,17 +215,12 @@ def search(
 
 
 def _peak(folded: np.ndarray, pat: Pattern) -> Alignment:
-    """The orientation whose sync peak is highest, without the bin values ``align`` adds.
-
-    The cheap test every unmarked image pays for in :func:`search`: one FFT per plane is
-    shared by the 8 orientations (``align`` computes one per orientation).
-    """
+    """The orientation whose sync peak is highest, without the bin values ``align`` adds:
+    the cheap test a lattice that hints at a mark pays for in :func:`search`."""
     spectrum = np.fft.fft2(folded)
-    bins = np.stack([pat.ky, pat.kx])
     peaks = []
-    for index, d in enumerate(DIHEDRAL):
-        source = (d.T @ bins) % TILE
-        cy, cx, z = _locate(spectrum[:, source[0], source[1]], pat)
+    for index in range(len(DIHEDRAL)):
+        cy, cx, z = _locate(_oriented(spectrum, pat, index), pat)
         peaks.append(Alignment(index, (cy, cx), z, _NO_VALUES))
     return max(peaks, key=lambda a: a.sync_z)
 

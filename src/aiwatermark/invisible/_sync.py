@@ -308,10 +308,11 @@ def _locate(qs: np.ndarray, pat: Pattern) -> tuple[float, float, float]:
     return py + dy, px + dx, z
 
 
-def _oriented(folded: np.ndarray, pat: Pattern, dihedral: int) -> np.ndarray:
-    """Each plane's folded spectrum at the pattern bins, read in one of the 8 orientations."""
+def _oriented(spectrum: np.ndarray, pat: Pattern, dihedral: int) -> np.ndarray:
+    """Each plane's folded spectrum (``np.fft.fft2`` of the fold) at the pattern bins, read
+    in one of the 8 orientations."""
     source = (DIHEDRAL[dihedral].T @ np.stack([pat.ky, pat.kx])) % TILE
-    values: np.ndarray = np.fft.fft2(folded)[:, source[0], source[1]]
+    values: np.ndarray = spectrum[:, source[0], source[1]]
     return values
 
 
@@ -339,7 +340,7 @@ def refine(
         # Folding a half in place moves the origin to its corner; undo that shift.
         shift = inverse @ np.array([cols.start, rows.start], dtype=float)
         folded = fold([r[rows, cols] for r in residuals], basis)
-        cy, cx, z = _locate(_oriented(folded, pat, alignment.dihedral), pat)
+        cy, cx, z = _locate(_oriented(np.fft.fft2(folded), pat, alignment.dihedral), pat)
         if z < 4.5:
             continue
         local = d.T @ (np.array([cy, cx]) - np.array(alignment.offset))  # fold (row, col)
@@ -364,9 +365,10 @@ def align(folded: np.ndarray, pat: Pattern, keep: int = 2) -> list[Alignment]:
     no noise.
     """
     phase = np.conj(pat.phase)
+    spectrum = np.fft.fft2(folded)  # one transform serves all 8 orientations
     results = []
     for index in range(len(DIHEDRAL)):
-        qs = _oriented(folded, pat, index)
+        qs = _oriented(spectrum, pat, index)
         cy, cx, sync_z = _locate(qs, pat)
         # Signed frequencies: a fractional shift turns bin -k by the opposite phase of bin k.
         shift = np.exp(-2j * np.pi * (_signed(pat.ky) * cy + _signed(pat.kx) * cx) / TILE)

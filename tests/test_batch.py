@@ -137,6 +137,27 @@ def test_stop_lets_the_running_items_finish(tmp_path: Path) -> None:
         assert aiwatermark.verify(path, store=False).ai_generated is True
 
 
+def test_ctrl_c_in_the_progress_callback_loses_no_result(tmp_path: Path) -> None:
+    # Ctrl-C lands wherever the main thread is; in a progress callback, the result it was
+    # about to hand out has been taken from the batch and must not vanish with the interrupt.
+    sources = _photos(tmp_path / "in", 4)
+    items = [(s, tmp_path / "out" / s.name) for s in sources]
+    calls = []
+
+    def progress(done: int, total: int | None) -> None:
+        calls.append(done)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    with aiwatermark.mark_many(items, signer=False, store=False, progress=progress) as batch:
+        handed = [next(batch)]
+        with pytest.raises(KeyboardInterrupt):
+            next(batch)
+        handed += list(batch)  # stopped: what finished is still handed out
+    assert [r.index for r in handed] == [0, 1] and all(r.ok for r in handed)
+    assert set((tmp_path / "out").iterdir()) == {r.destination for r in handed}
+
+
 def test_close_abandons_the_running_items_without_partial_files(tmp_path: Path) -> None:
     sources = _photos(tmp_path / "in", 6)
     items = [(s, tmp_path / "out" / s.name) for s in sources]

@@ -283,6 +283,8 @@ def test_layers_read_an_upright_image_in_place_and_turn_a_rotated_one() -> None:
     rotated = Image.open(io.BytesIO(buffer.getvalue()))
     opened = aiwatermark.imageio.open_for_reading(rotated)
     assert opened is not rotated and opened.size == (20, 40) and rotated.size == (40, 20)
+
+
 def _perspective(image: Image.Image, moves: list[tuple[float, float]]) -> Image.Image:
     """``image`` seen from an angle: its corners moved by ``moves`` (fractions of the side)."""
     width, height = image.size

@@ -253,7 +253,15 @@ class Batch(Iterator[ItemResult[R]]):
                 if result is not None:
                     self.done += 1
                     if self._progress is not None:
-                        self._progress(self.done, self.total)
+                        try:
+                            self._progress(self.done, self.total)
+                        except KeyboardInterrupt:
+                            # Not handed out yet: the next iteration hands it out again.
+                            self._finished[result.index] = result
+                            self.done -= 1
+                            if self._ordered and not self._stopping:
+                                self._next_index -= 1
+                            raise
                     return result
                 if self._jobs == 1:
                     self._run_next_here()

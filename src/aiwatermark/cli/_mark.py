@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -273,47 +277,38 @@ def run(args: argparse.Namespace) -> int:
             names.append(item.path)
 
     progress = ProgressBar(len(todo), "image")
-    written = failed = 0
+    # What was at each destination before: an atomic write replaces the file, so a changed
+    # identity afterwards means this run wrote it, whether or not its result was reported.
+    before = {dst: _identity(dst) for _, dst in todo}
+    reported: set[Path] = set()
+    failed = 0
+
+    def emit_written(src: Path, dst: Path, line: str) -> None:
+        reported.add(dst)
+        with progress.above():
+            emit(line)  # a reader that went away (| head) stops the listing, never the batch
 
     def report(item: ItemResult[MarkResult]) -> None:
-        nonlocal written, failed
+        nonlocal failed
         src, dst = names[item.index], item.destination
         assert dst is not None
         if isinstance(item.error, BatchStoppedError):
-            # Its partial output is gone, and --skip-existing will mark it; with --overwrite
-            # a file there may be the old one, so it cannot count as written.
-            if args.overwrite or not dst.exists():
-                return
-            # Terminated between its atomic rename and its report: complete all the same.
-            line = (
-                error_row(
-                    str(src),
-                    BatchStoppedError(
-                        f"{dst} was written completely, but its details were lost when the "
-                        "batch stopped"
-                    ),
-                )
-                if args.json
-                else f"{dst}  content-id=-  layers=-"
-            )
-        elif item.error is not None:
+            return  # its partial output is gone; or it finished anyway: see below
+        if item.error is not None:
             failed += 1
             failures.append((src, str(item.error)))
             if args.json:
                 with progress.above():
                     emit(error_row(str(src), item.error))
             return
-        else:
-            assert item.result is not None
-            line = (
-                json_row(str(src), item.result.to_dict())
-                if args.json
-                else f"{dst}  content-id={item.result.content_id or '-'}  "
-                f"layers={'+'.join(item.result.layers)}"
-            )
-        written += 1
-        with progress.above():
-            emit(line)  # a reader that went away (| head) stops the listing, never the batch
+        assert item.result is not None
+        line = (
+            json_row(str(src), item.result.to_dict())
+            if args.json
+            else f"{dst}  content-id={item.result.content_id or '-'}  "
+            f"layers={'+'.join(item.result.layers)}"
+        )
+        emit_written(src, dst, line)
 
     interrupted = False
     with mark_many(
@@ -326,7 +321,8 @@ def run(args: argparse.Namespace) -> int:
     ) as batch:
         try:
             for outcome in batch:
-                report(outcome)
+                with _ctrl_c_deferred():
+                    report(outcome)
         except KeyboardInterrupt:
             interrupted = True
             with progress.above():
@@ -338,12 +334,30 @@ def run(args: argparse.Namespace) -> int:
             batch.stop()
             try:
                 for outcome in batch:
-                    report(outcome)
+                    with _ctrl_c_deferred():
+                        report(outcome)
             except KeyboardInterrupt:
                 batch.close()  # terminates them and removes their partial outputs
                 for outcome in batch:
                     report(outcome)
     progress.close()
+    # An image can finish in the instant Ctrl-C arrives (its result never collected, or
+    # collected but not yet listed): its output is whole all the same, and must be listed.
+    for src, (_, dst) in zip(names, todo, strict=True):
+        if dst not in reported and _identity(dst) not in (None, before[dst]):
+            line = (
+                error_row(
+                    str(src),
+                    BatchStoppedError(
+                        f"{dst} was written completely, but its details were lost when the "
+                        "batch stopped"
+                    ),
+                )
+                if args.json
+                else f"{dst}  content-id=-  layers=-"
+            )
+            emit_written(src, dst, line)
+    written = len(reported)
 
     target = args.output or args.out_dir
     done = f"marked {written} of {len(plan)} image(s) into {target}"
@@ -362,6 +376,30 @@ def run(args: argparse.Namespace) -> int:
         )
         return EXIT_INTERRUPTED
     return EXIT_INPUT_FAILED if failures else EXIT_OK
+
+
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino, stat.st_mtime_ns
+
+
+@contextlib.contextmanager
+def _ctrl_c_deferred() -> Iterator[None]:
+    """Let Ctrl-C interrupt only after the block, so a result is never half reported."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pressed: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if pressed:
+        raise KeyboardInterrupt
 
 
 def _mark_options(

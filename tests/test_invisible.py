@@ -66,6 +66,25 @@ def test_rotation_is_reported(marked: Image.Image) -> None:
     assert found.rotation == pytest.approx(10.0, abs=0.5)
 
 
+@pytest.mark.parametrize("degrees", [-7.0, 3.0, 5.0])
+def test_a_straightened_photo_re_encoded_as_jpeg_is_read(
+    photo_paths: list, marked: Image.Image, degrees: float
+) -> None:
+    # JPEG's 4:2:0 chroma takes the share the autocorrelation finds a turned lattice by; the
+    # coherent rotation search at the marked scale finds it in luma.
+    def turned_jpeg(image: Image.Image) -> Image.Image:
+        buffer = io.BytesIO()
+        image.rotate(degrees, Image.Resampling.BICUBIC).save(
+            buffer, "JPEG", quality=90, subsampling="4:2:0"
+        )
+        return Image.open(buffer)
+
+    found = invisible.detect(turned_jpeg(marked))
+    assert found.payload == PAYLOAD
+    assert found.rotation == pytest.approx(degrees, abs=0.5)
+    assert not invisible.detect(turned_jpeg(Image.open(photo_paths[0]))).detected
+
+
 def test_wrong_key_and_unmarked_are_not_detected(photo_paths: list, marked: Image.Image) -> None:
     assert not invisible.detect(marked, key="not the key").detected
     assert not invisible.detect(photo_paths[0]).detected

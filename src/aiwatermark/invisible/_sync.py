@@ -389,6 +389,10 @@ GRID = TILE // 2
 BATCH = 32
 SCALE_STEP = 0.004
 """Log-period step of the scale search."""
+MAX_ROTATION = 10.0
+"""Largest turn (degrees, either way) the rotation search tries at the marked scale."""
+ROTATION_STEP = 0.5
+"""Angle step of the rotation search: half a step off costs a mark about a tenth of its score."""
 
 
 class Sampler:
@@ -546,3 +550,40 @@ def scale_search(sampler: Sampler, shape: tuple[int, int], count: int = 3) -> li
         if len(chosen) == count:
             break
     return [np.eye(2) * period for period in chosen]
+
+
+def rotation_search(sampler: Sampler, count: int = 2) -> list[np.ndarray]:
+    """Lattices at the marked scale turned by up to ±``MAX_ROTATION`` degrees, best first,
+    found by trying every angle coherently.
+
+    A photo straightened by a few degrees and re-encoded as JPEG keeps its size, so its tile
+    keeps its period; but 4:2:0 chroma subsampling has taken the chroma share, and the luma
+    share alone is too weak for the autocorrelation to show the turned lattice. Tested
+    against the sync template, as the scale search tests every period, it still shows.
+    """
+    angles = np.radians(np.arange(-MAX_ROTATION, MAX_ROTATION + ROTATION_STEP / 2, ROTATION_STEP))
+    c, s = np.cos(angles), np.sin(angles)
+    turned = TILE * np.stack([np.stack([c, -s], axis=-1), np.stack([s, c], axis=-1)], axis=1)
+    mirror = 2  # DIHEDRAL[2] negates columns: a horizontal flip
+    bases = np.repeat(turned, 2, axis=0)
+    orientations = np.tile([0, mirror], len(angles))
+    scores = sampler.scores(bases, orientations, 1).reshape(-1, 2).max(axis=1)
+    chosen: list[float] = []
+    for index in np.argsort(scores)[::-1]:
+        if all(abs(angles[index] - other) > np.radians(1.0) for other in chosen):
+            chosen.append(float(angles[index]))
+        if len(chosen) == count:
+            break
+    # Then to a tenth of a degree around each: the polish grid that follows steps by half a
+    # degree and never tries the marked scale exactly.
+    fine = np.radians(np.linspace(-ROTATION_STEP / 2, ROTATION_STEP / 2, 11))
+    return [_turned_best(sampler, angle + fine) for angle in chosen]
+
+
+def _turned_best(sampler: Sampler, angles: np.ndarray) -> np.ndarray:
+    c, s = np.cos(angles), np.sin(angles)
+    turned = TILE * np.stack([np.stack([c, -s], axis=-1), np.stack([s, c], axis=-1)], axis=1)
+    bases = np.repeat(turned, 2, axis=0)
+    scores = sampler.scores(bases, np.tile([0, 2], len(angles)), 1).reshape(-1, 2).max(axis=1)
+    result: np.ndarray = turned[int(np.argmax(scores))]
+    return result

@@ -44,6 +44,7 @@ whichever is worse, so bits that JPEG would flip get the energy to survive it.""
 
 LATTICE_CANDIDATES = 4
 SCALE_CANDIDATES = 3
+ROTATION_CANDIDATES = 2
 REFINE_Z = 6.0
 REFINEMENTS = 3
 """Sync peaks above this (noise reaches ~5) are worth refining the lattice around."""
@@ -266,12 +267,12 @@ def detect(image: imageio.ImageSource, key: str | bytes | None = None) -> Detect
     best_sync = 0.0
 
     def candidates() -> Iterator[np.ndarray]:
-        # Cheapest first: the untouched geometry (the common case), then lattices from the
-        # autocorrelation, then the coherent scale search for luma-only, resized copies.
-        # Searched lattices are scored before they are folded (SEARCH_GATE).
+        # Cheapest first: the untouched geometry (the common case), then small turns at the
+        # marked scale, then lattices from the autocorrelation, then the coherent scale
+        # search for luma-only, resized copies. Searched lattices are scored before they are
+        # folded (SEARCH_GATE).
         yield np.eye(2) * _pattern.TILE
         tried = [np.eye(2) * _pattern.TILE]
-        acfs = [spectrum.autocorrelation() for spectrum in spectra]
         # Every searched geometry is screened on a cheap sampler first (SCREEN_GATE); only
         # one that passes pays for the full sampler, which then decides as it always did.
         screen = _sync.Sampler(residuals, pat, SCREEN_OVERSAMPLE)
@@ -280,6 +281,18 @@ def detect(image: imageio.ImageSource, key: str | bytes | None = None) -> Detect
         def sampler() -> _sync.Sampler:
             return _sync.Sampler(residuals, pat)
 
+        # A small turn at the marked scale (a straightened photo, re-encoded): cheap to test
+        # coherently, and the autocorrelation misses it once JPEG has taken the chroma.
+        for basis in _sync.rotation_search(screen, ROTATION_CANDIDATES):
+            if screen.score(basis) < SCREEN_GATE:
+                continue
+            # Only a repeat of a tried geometry is skipped: half a degree already matters.
+            if sampler().score(basis) >= SEARCH_GATE and not any(
+                np.allclose(basis, other, atol=0.5) for other in tried
+            ):
+                tried.append(basis)
+                yield basis
+        acfs = [spectrum.autocorrelation() for spectrum in spectra]
         for basis in _sync.lattices(acfs, max_lag, LATTICE_CANDIDATES):
             if screen.polish(basis)[1] < SCREEN_GATE:
                 continue
@@ -392,7 +405,7 @@ def _soft_bits(
 def _max_attempts() -> int:
     """Decoding attempts in the worst case: the union bound's multiplier."""
     refinements = 1 + REFINEMENTS + _projective.ROUNDS
-    bases = LATTICE_CANDIDATES + 1 + SCALE_CANDIDATES
+    bases = LATTICE_CANDIDATES + 1 + SCALE_CANDIDATES + ROTATION_CANDIDATES
     return int(bases * (ORIENTATIONS_TRIED * refinements + 1 + _projective.ROUNDS))
 
 

@@ -5,7 +5,8 @@ random scale, Gaussian or uniform noise, smooth noise, or a gradient; 128–256 
 
 - ``unmarked``: the image was never watermarked; read with the public key or a random key.
 - ``wrong key``: the image was marked with one key (the public key or a random secret one)
-  and read with a different key.
+  and read with a different key. An image under ``invisible.MIN_SIZE`` (256 px) on its short
+  side is first enlarged (Lanczos) to that size, since ``embed`` refuses smaller ones.
 
 A detection in either kind is a false positive. The library bounds the chance of one per
 read by :data:`aiwatermark.invisible.FALSE_POSITIVE_RATE`; with 0 detections in ``n``
@@ -78,6 +79,10 @@ def trial(job: tuple[str, int]) -> tuple[str, int, bool, float, float]:
     else:
         mark_key: str | None = None if rng.random() < 0.5 else _random_key(rng)
         payload = bytes(rng.integers(0, 256, size=8, dtype=np.uint8))
+        if min(image.size) < invisible.MIN_SIZE:
+            grow = invisible.MIN_SIZE / min(image.size)
+            width, height = (max(invisible.MIN_SIZE, round(side * grow)) for side in image.size)
+            image = image.resize((width, height), Image.Resampling.LANCZOS)
         image = invisible.embed(image, payload, mark_key)
         key = _random_key(rng) if mark_key is None or rng.random() < 0.5 else None
     started = time.perf_counter()

@@ -2,7 +2,7 @@
 
 The command-line runner for the fuzz harness in ``tests/fuzzing.py`` (seeds, mutators,
 targets and the sandboxed worker; the tests use it too). Seeds are real photographs shrunk
-to 160–240 px as JPEG, PNG and WebP: plain, disclosed, C2PA-signed by a test CA made on the
+to 256–320 px as JPEG, PNG and WebP: plain, disclosed, C2PA-signed by a test CA made on the
 fly, and fully marked. Each case applies one to three mutations and hands the bytes to one
 target.
 

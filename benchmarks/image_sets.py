@@ -9,15 +9,17 @@ Sets (``SETS``):
 - ``classic``: the robustness benchmark's original 15 images (12 scikit-image photos, the
   three ``fixtures/``), in their original order, so its rows stay comparable across versions.
 - ``classes``: the classes of issue 15: greyscale fine textures, studio shots (a subject on
-  a smooth vignetted backdrop), thumbnails of 128–256 px marked directly, a 12 MP image,
-  generated-looking renders (smooth shading, gradients, soft shadows) and the photos
-  scikit-learn and matplotlib ship.
+  a smooth vignetted backdrop), thumbnails marked directly, a 12 MP image, generated-looking
+  renders (smooth shading, gradients, soft shadows) and the photos scikit-learn and
+  matplotlib ship. Of the thumbnails (128, 160, 192 and 256 px) only those ``embed``
+  accepts (short side ≥ ``invisible.MIN_SIZE``, 256 px) are in the set; the smaller ones
+  are dropped, not enlarged, and ``benchmarks/small_images.py`` measures those sizes.
 - ``all``: both.
 
 Example:
     >>> from image_sets import SETS, by_name
-    >>> by_name("thumb-160").load().size
-    (241, 160)
+    >>> by_name("thumb-256").load().size
+    (384, 256)
     >>> [spec.name for spec in SETS["classes"] if spec.image_class == "render"]
     ['render-1', 'render-2']
 """
@@ -35,6 +37,7 @@ import numpy.typing as npt
 from PIL import Image
 
 import aiwatermark
+from aiwatermark import invisible
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -303,6 +306,11 @@ SKIMAGE_PHOTOS = (
 )
 
 
+THUMBNAILS = (("astronaut", 128), ("chelsea", 160), ("coffee", 192), ("rocket", 256))
+"""The thumbnails of issue 15 (source photo, short side); those under ``invisible.MIN_SIZE``
+are left out of the sets, since ``embed`` refuses them."""
+
+
 def _classic() -> tuple[BenchImage, ...]:
     def skimage(name: str) -> BenchImage:
         image_class = "texture" if name == "brick" else "photo"
@@ -321,10 +329,11 @@ def _classes() -> tuple[BenchImage, ...]:
         BenchImage("gravel", "texture", lambda: skimage_photo("gravel")),
         BenchImage("studio-person", "studio", studio_person),
         BenchImage("studio-cutout", "studio", studio_cutout),
-        BenchImage("thumb-128", "thumbnail", lambda: thumbnail("astronaut", 128)),
-        BenchImage("thumb-160", "thumbnail", lambda: thumbnail("chelsea", 160)),
-        BenchImage("thumb-192", "thumbnail", lambda: thumbnail("coffee", 192)),
-        BenchImage("thumb-256", "thumbnail", lambda: thumbnail("rocket", 256)),
+        *(
+            BenchImage(f"thumb-{size}", "thumbnail", lambda s=source, n=size: thumbnail(s, n))
+            for source, size in THUMBNAILS
+            if size >= invisible.MIN_SIZE
+        ),
         BenchImage("large-12mp", "12 MP", large_photo),
         BenchImage("render-1", "render", lambda: render_scene(1)),
         BenchImage("render-2", "render", lambda: render_scene(2, 1152, 768)),

@@ -21,6 +21,11 @@ For the first method (aiwatermark unless ``--no-aiwatermark``) further tables sh
 attack per image class with the worst class and the images missed, the thumbnail targets,
 and the quality of every image.
 
+Thumbnails under ``invisible.MIN_SIZE`` (thumb-128, thumb-160 and thumb-192 since the
+minimum became 256 px) are dropped from the sets by ``image_sets``, not enlarged: ``embed``
+refuses them, and ``benchmarks/small_images.py`` measures those sizes. An image a method
+refuses all the same (one given with ``--images``) counts as missed under every attack.
+
 Example:
     python benchmarks/robustness.py --quick --out-dir /tmp/wm-diff
     python benchmarks/robustness.py --set all --peers --jobs 2 --markdown /tmp/all.md

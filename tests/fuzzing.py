@@ -1,8 +1,9 @@
 """The fuzz harness: seeds, mutators, targets and a sandboxed worker. No tests here.
 
-Seeds are real photographs (fixtures/) shrunk to 160–240 px and encoded as JPEG, PNG and
-WebP, plain, with a metadata disclosure, with a C2PA manifest signed by a test CA made on the
-fly, and fully marked by :func:`aiwatermark.mark`. Each case applies one to three mutations
+Seeds are real photographs (fixtures/) shrunk to 256–320 px on the short side (from the
+watermark's minimum, ``invisible.MIN_SIZE``) and encoded as JPEG, PNG and WebP, plain, with
+a metadata disclosure, with a C2PA manifest signed by a test CA made on the fly, and fully
+marked by :func:`aiwatermark.mark`. Each case applies one to three mutations
 (:data:`MUTATORS`: flipped bits, overwritten spans, truncation, bogus chunk/segment/box
 lengths, huge declared dimensions, duplicated or nested JUMBF, garbage or hostile XMP and
 EXIF, foreign chunks, splices of two files) and hands the bytes to one target
@@ -79,7 +80,7 @@ class Seed:
     data: bytes
 
 
-def make_seeds(identity: TestIdentity, *, sizes: tuple[int, ...] = (160, 224)) -> list[Seed]:
+def make_seeds(identity: TestIdentity, *, sizes: tuple[int, ...] = (256, 320)) -> list[Seed]:
     """Real photos (short side ``sizes``) as JPEG/PNG/WebP: plain, disclosed, signed, marked."""
     from PIL import Image
 

@@ -575,7 +575,7 @@ def exiftool_warnings(exiftool: str, path: Path) -> list[str]:
 
 def _camera_jpeg() -> bytes:
     """A camera-style JPEG: EXIF with GPS and a thumbnail, an ICC profile, 300 dpi."""
-    photo = small(size=(256, 192))
+    photo = small(size=(320, 256))
     thumbnail = encode(photo.resize((32, 24)), "JPEG")
     exif = piexif.dump(
         {
@@ -596,8 +596,8 @@ def _camera_jpeg() -> bytes:
 _MARK_SOURCES = {
     "photo": lambda: (FIXTURES / "astronaut.jpg").read_bytes(),
     "camera": _camera_jpeg,
-    "grey": lambda: encode(small("L", size=(256, 192)), "PNG"),
-    "alpha": lambda: encode(small("RGBA", size=(256, 192)), "PNG"),
+    "grey": lambda: encode(small("L", size=(320, 256)), "PNG"),
+    "alpha": lambda: encode(small("RGBA", size=(320, 256)), "PNG"),
 }
 # exiftool (12.57, Debian bookworm) files the blocks of PNG chunks by their offset inside
 # the chunk, not in the file, so an eXIf IFD0 at offset 8 "references" the C2PA JUMBF box
@@ -625,13 +625,13 @@ def test_marked_files_pass_exiftool_validate(
     if fmt == "JPEG" and source == "camera":
         tags = exiftool_json(path, "-Make", "-GPSLatitude#", "-ExifImageWidth")
         assert tags["IFD0:Make"] == "Canon" and tags["GPS:GPSLatitude"] == 51.5
-        assert tags["ExifIFD:ExifImageWidth"] == 192  # the upright size, not the camera's
+        assert tags["ExifIFD:ExifImageWidth"] == 256  # the upright size, not the camera's
 
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"] + ["AVIF"] * features.check("avif"))
 def test_marked_files_carry_no_stale_thumbnail(fmt: str) -> None:
     # Upright, so Pillow leaves the camera's EXIF (and its thumbnail) as it was.
-    photo = small(size=(256, 192))
+    photo = small(size=(320, 256))
     exif = piexif.dump(
         {
             "0th": {piexif.ImageIFD.Make: b"Canon"},
@@ -667,7 +667,7 @@ def test_disclosed_camera_jpeg_keeps_its_exif_and_passes_validate(
     tags = exiftool_json(path, "-XResolution", "-ColorSpace#", "-ExifImageHeight")
     # 300 dpi from JFIF; an ICC profile means the colours are not promised to be sRGB
     assert tags["IFD0:XResolution"] == 300 and tags["ExifIFD:ColorSpace"] == 0xFFFF
-    assert tags["ExifIFD:ExifImageHeight"] == 192
+    assert tags["ExifIFD:ExifImageHeight"] == 256
 
 
 # --- property tests -----------------------------------------------------------------------

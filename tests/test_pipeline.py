@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 import aiwatermark
-from aiwatermark import imageio, provenance
+from aiwatermark import imageio, invisible, provenance
 from aiwatermark.store import SQLiteManifestStore, default_store_path
 from stores import ListStore
 
@@ -265,6 +265,21 @@ def test_bad_inputs_raise_errors_that_name_the_file(tmp_path: Path, photo: Image
     with pytest.raises(aiwatermark.ImageTooSmallError):
         aiwatermark.mark(photo.resize((64, 64)), label=None)
     assert not (tmp_path / "out.jpg").exists()
+
+
+def test_mark_below_the_watermark_minimum_is_an_error_not_a_skipped_layer(
+    tmp_path: Path, photo: Image.Image
+) -> None:
+    """The label fits at this size, the watermark does not: mark() raises, naming the
+    minimum and what to do, and writes nothing (it never drops the watermark layer)."""
+    short = photo.resize((invisible.MIN_SIZE + 100, invisible.MIN_SIZE - 1))
+    out = tmp_path / "out.png"
+    with pytest.raises(aiwatermark.ImageTooSmallError, match=f"minimum of {invisible.MIN_SIZE}"):
+        aiwatermark.mark(short, out, signer=False, store=False)
+    assert not out.exists()
+    at_minimum = photo.resize((invisible.MIN_SIZE + 100, invisible.MIN_SIZE))
+    result = aiwatermark.mark(at_minimum, out, signer=False, store=False)
+    assert "watermark" in result.layers
 
 
 def test_tiny_image_verifies_without_a_verdict(photo: Image.Image) -> None:

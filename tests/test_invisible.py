@@ -170,7 +170,7 @@ def test_too_small_is_refused(photo: Image.Image) -> None:
 @pytest.mark.parametrize("name", ["astronaut.jpg", "coffee.png", "chelsea.webp"])
 def test_smallest_accepted_size_is_read_back(photo_paths: list, name: str) -> None:
     """Every photo marked at exactly MIN_SIZE is read untouched. After JPEG q75 most are, not
-    all (0.73 of the small-image benchmark's marks at 256 px, docs/watermark.md): astronaut
+    all (0.65 of the small-image benchmark's marks at 256 px, docs/watermark.md): astronaut
     is one of the misses, the other two are read."""
     [path] = [p for p in photo_paths if p.name == name]
     with Image.open(path) as opened:

@@ -3,7 +3,10 @@
 The eye sees a faint pattern on flat sky or skin but not on foliage, hair or fabric. The
 strength map follows local activity (mean absolute deviation from a 3×3 mean, pooled over
 7×7), keeps a floor so flat areas still carry a little signal, and is normalised to unit RMS
-so the overall distortion (PSNR) does not depend on the image.
+so the overall distortion (PSNR) does not depend on the image. On a mostly smooth image that
+normalisation gives the flat areas nearly the full amplitude, so :func:`allowance` also
+states, in absolute grey levels, how much a flat area can take; ``embed`` moves toward it
+only as far as a rehearsal of JPEG and WebP says the mark can afford.
 """
 
 from __future__ import annotations

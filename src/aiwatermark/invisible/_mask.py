@@ -3,10 +3,7 @@
 The eye sees a faint pattern on flat sky or skin but not on foliage, hair or fabric. The
 strength map follows local activity (mean absolute deviation from a 3×3 mean, pooled over
 7×7), keeps a floor so flat areas still carry a little signal, and is normalised to unit RMS
-so the overall distortion (PSNR) does not depend on the image. On a mostly smooth image that
-normalisation gives the flat areas nearly the full amplitude, so :func:`allowance` also
-states, in absolute grey levels, how much a flat area can take; ``embed`` moves toward it
-only as far as a rehearsal of JPEG and WebP says the mark can afford.
+so the overall distortion (PSNR) does not depend on the image.
 """
 
 from __future__ import annotations
@@ -21,14 +18,6 @@ FLOOR = 2.0
 RANGE = (0.25, 2.5)
 EXPONENT = 1.0
 
-FLAT = 0.55
-"""RMS change per RGB channel (grey levels) that :func:`allowance` gives where nothing masks
-the pattern: a studio backdrop, a render's gradient, a clear sky."""
-NOISE = 1.0
-"""Activity (grey levels) that masks nothing: sensor noise and smooth gradients stay below it."""
-MASKING = 1.0
-"""Activity above ``NOISE`` that adds another ``FLAT`` to the allowance."""
-
 
 def strength_map(luma: np.ndarray) -> np.ndarray:
     """Unit-RMS strength factors (float32, same shape as ``luma``)."""
@@ -39,18 +28,4 @@ def strength_map(luma: np.ndarray) -> np.ndarray:
     strength *= np.clip((luma + 20.0) / 60.0, 0.4, 1.0)
     strength = box_mean(strength, 2)
     result: np.ndarray = (strength / np.sqrt(np.mean(strength**2))).astype(np.float32)
-    return result
-
-
-def allowance(luma: np.ndarray) -> np.ndarray:
-    """Absolute RMS change per RGB channel (grey levels, float32) the eye tolerates per pixel.
-
-    ``FLAT`` where the image is smooth, growing linearly with local activity above ``NOISE``
-    (texture of similar contrast hides the pattern). ``embed`` never goes above its relative
-    envelope (:func:`strength_map`), so this only ever lowers the mark in flat areas.
-    """
-    detail = np.abs(luma - box_mean(luma, 1))
-    activity = box_mean(detail, 3)
-    excess = np.maximum(activity - NOISE, 0.0) / MASKING
-    result: np.ndarray = box_mean((FLAT * (1.0 + excess)).astype(np.float32), 2)
     return result

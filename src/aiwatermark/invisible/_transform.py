@@ -69,14 +69,9 @@ def work_planes(colour: Image.Image, height: int, width: int) -> list[np.ndarray
     Shrinking before converting to float keeps an 8K image's working set to one small
     array instead of several full-size float copies.
     """
-    return planes(work_pixels(colour, height, width))
-
-
-def work_pixels(colour: Image.Image, height: int, width: int) -> np.ndarray:
-    """The 8-bit image at the working resolution (H×W or H×W×3 uint8)."""
     if colour.size != (width, height):
         colour = colour.resize((width, height), Image.Resampling.BILINEAR, reducing_gap=3.0)
-    return np.asarray(colour)
+    return planes(np.asarray(colour))
 
 
 def normalise(residual: np.ndarray, radius: int = 8) -> np.ndarray:

@@ -45,32 +45,6 @@ REHEARSAL_QUALITY = 40
 """Informed embedding also measures each bit after this JPEG round trip and provisions for
 whichever is worse, so bits that JPEG would flip get the energy to survive it."""
 
-RAISE_STEPS = (0.5,)
-"""How far ``embed`` tries moving a mostly smooth image from the quiet envelope
-(``_mask.allowance``) toward the full one (``_mask.strength_map`` at ``AMPLITUDE``) before
-it settles for the full one: each step is rehearsed, and the first that leaves a safe
-margin under every ``REHEARSED_ATTACKS`` is kept.
-
-Measured on the studio shots, renders, clock and moon (docs/watermark.md): the bit errors
-a rehearsal shows are those the same attack on the delivered image gives, but at 0.4 of
-the way the mostly smooth images show 12–40 errors under JPEG q30 or WebP q75, and the
-studio shot and a render need ≈ 0.8 to come under 16; only render-1 and moon are safe at
-0.5. One step costs one rehearsal; more steps cost more and, on that set, won nothing.
-"""
-REHEARSED_ATTACKS = (("JPEG", 30), ("WEBP", 75))
-"""Codec and quality of each rehearsed attack, on the delivered RGB image (4:2:0 chroma):
-the two that a fainter mark on a smooth image lost first."""
-SAFE_ERRORS = 12
-"""Most raw bit errors (of 255) a rehearsal may show for the step to be kept; the decoder
-corrects 29 (40 with soft decisions), the rest is margin for the attacks not rehearsed."""
-QUIET_ENOUGH = 0.1
-"""Share of the full envelope's energy the quiet one must save before a rehearsal is worth
-its cost: 7 of the benchmark's 29 images (the mostly smooth ones) pass it."""
-REHEARSAL_PIXELS = 1_200_000
-"""Largest image rehearsed at its own size; larger ones are rehearsed at the working
-resolution, which is harsher than the real attack (the pattern is smaller there), so the
-choice errs toward the full envelope."""
-
 LATTICE_CANDIDATES = 4
 SCALE_CANDIDATES = 3
 ROTATION_CANDIDATES = 2
@@ -223,24 +197,20 @@ def embed(
     info = dict(opened.info)
     scale = _transform.working_scale(height, width)
     work_h, work_w = max(1, round(height * scale)), max(1, round(width * scale))
-    work_pixels = _transform.work_pixels(colour, work_h, work_w)
-    work_luma = _transform.planes(work_pixels)[0]
+    work_luma = _transform.work_planes(colour, work_h, work_w)[0]
     coded = _codec.encode(payload)
     reps = (-(-work_h // _pattern.TILE), -(-work_w // _pattern.TILE))
-    boost = strength * _boost(work_h, work_w)
-    full = (AMPLITUDE * boost) * _mask.strength_map(work_luma)
-    quiet = np.minimum(full, boost * _mask.allowance(work_luma))
+    envelope = (AMPLITUDE * strength * _boost(work_h, work_w)) * _mask.strength_map(work_luma)
     if colour.mode == "L":
         share = 0.0
     else:
         share = CHROMA_SHARE_GREY if _transform.is_grey(colour) else CHROMA_SHARE
     luma_gain, chroma_gain = math.sqrt(1 - share), math.sqrt(share)
-    channel_gains = np.float32(luma_gain) + np.float32(chroma_gain) * _transform.CHROMA_DIRECTION
     gains = np.ones(_codec.CODE_BITS)
     expected = _pattern.signs(pat, coded)
     for _ in range(INFORMED_PASSES):
         signal = np.tile(_pattern.tile(pat, coded, gains), reps)[:work_h, :work_w]
-        marked_luma = work_luma + luma_gain * full * signal
+        marked_luma = work_luma + luma_gain * envelope * signal
         worst = None
         for version in (marked_luma, _jpeg_luma(marked_luma, REHEARSAL_QUALITY)):
             soft = _soft_bits([version], np.eye(2) * _pattern.TILE, pat, scale)
@@ -254,19 +224,21 @@ def embed(
             break
         gains = np.clip(worst, *GAIN_RANGE)
     signal = np.tile(_pattern.tile(pat, coded, gains), reps)[:work_h, :work_w]
-    delta, marked = full * signal, None
-    if float(np.mean((full - quiet) ** 2)) > QUIET_ENOUGH * float(np.mean(full**2)):
-        # A mostly smooth image: mark it only as strongly as the rehearsed attacks need.
-        at_full_size = width * height <= REHEARSAL_PIXELS
-        for raise_ in RAISE_STEPS:
-            trial_delta = (quiet + raise_ * (full - quiet)) * signal
-            host = colour if at_full_size else Image.fromarray(work_pixels)
-            trial = _apply(host, trial_delta, channel_gains)
-            if _rehearse(trial, (work_h, work_w), pat, expected):
-                delta, marked = trial_delta, (trial if at_full_size else None)
-                break
-    if marked is None:
-        marked = _apply(colour, delta, channel_gains)
+    work_delta = envelope * signal
+    channel_gains = np.float32(luma_gain) + np.float32(chroma_gain) * _transform.CHROMA_DIRECTION
+    # Band by band, so no full-size array ever exists beside the input and the output: at
+    # 150 megapixels one float plane is 600 MB.
+    marked = Image.new(colour.mode, (width, height))
+    for start in range(0, height, _ROWS_PER_BLOCK):
+        stop = min(height, start + _ROWS_PER_BLOCK)
+        block = np.asarray(colour.crop((0, start, width, stop)), dtype=np.float32)
+        delta = _transform.resize_rows(work_delta, height, width, start, stop)
+        if block.ndim == 2:
+            block += delta
+        else:
+            block += delta[:, :, None] * channel_gains
+        np.clip(np.rint(block, out=block), 0, 255, out=block)
+        marked.paste(Image.fromarray(block.astype(np.uint8), colour.mode), (0, start))
     marked.info = info
     return imageio.merge_alpha(marked, alpha)
 
@@ -422,57 +394,6 @@ def _jpeg_luma(plane: np.ndarray, quality: int) -> np.ndarray:
     grey = Image.fromarray(np.clip(np.rint(plane), 0, 255).astype(np.uint8), "L")
     grey.save(buffer, "JPEG", quality=quality)
     return np.asarray(Image.open(buffer), dtype=np.float32)
-
-
-def _apply(colour: Image.Image, work_delta: np.ndarray, channel_gains: np.ndarray) -> Image.Image:
-    """``colour`` with ``work_delta`` (working resolution) resized onto it, rounded."""
-    width, height = colour.size
-    # Band by band, so no full-size array ever exists beside the input and the output: at
-    # 150 megapixels one float plane is 600 MB.
-    marked = Image.new(colour.mode, (width, height))
-    for start in range(0, height, _ROWS_PER_BLOCK):
-        stop = min(height, start + _ROWS_PER_BLOCK)
-        block = np.asarray(colour.crop((0, start, width, stop)), dtype=np.float32)
-        delta = _transform.resize_rows(work_delta, height, width, start, stop)
-        if block.ndim == 2:
-            block += delta
-        else:
-            block += delta[:, :, None] * channel_gains
-        np.clip(np.rint(block, out=block), 0, 255, out=block)
-        marked.paste(Image.fromarray(block.astype(np.uint8), colour.mode), (0, start))
-    return marked
-
-
-def _rehearse(
-    marked: Image.Image, work_shape: tuple[int, int], pat: _pattern.Pattern, expected: np.ndarray
-) -> bool:
-    """Whether ``marked`` keeps a safe margin after each of ``REHEARSED_ATTACKS`` (the colour
-    codecs, with their chroma subsampling), read as the detector reads an unmoved copy."""
-    message = ~pat.is_sync
-    for kind, quality in REHEARSED_ATTACKS:
-        buffer = io.BytesIO()
-        marked.save(buffer, kind, quality=quality)
-        attacked: Image.Image = Image.open(buffer)
-        if attacked.mode not in ("L", "RGB"):
-            attacked = attacked.convert("RGB")
-        planes = _transform.work_planes(attacked, *work_shape)
-        residuals = [_transform.normalise(_transform.Spectrum(p, 0).residual()) for p in planes]
-        spectrum = np.fft.fft2(_sync.fold(residuals, np.eye(2) * _pattern.TILE))
-        soft = np.zeros(_codec.CODE_BITS)
-        for plane in spectrum:
-            # The planes combined as ``_sync.align`` combines them.
-            values = plane[pat.ky, pat.kx] * np.conj(pat.phase)
-            signal = float(np.mean(values.real[pat.is_sync]))
-            noise = float(np.mean(values.imag[pat.is_sync] ** 2)) + 1e-12
-            if signal > 0:
-                soft += np.bincount(
-                    pat.bit_of[message],
-                    weights=(signal / noise) * values.real[message],
-                    minlength=_codec.CODE_BITS,
-                )
-        if np.count_nonzero(soft * expected <= 0) > SAFE_ERRORS:
-            return False
-    return True
 
 
 def _soft_bits(

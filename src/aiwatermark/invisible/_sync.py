@@ -392,7 +392,7 @@ SCALE_STEP = 0.004
 MAX_ROTATION = 10.0
 """Largest turn (degrees, either way) the rotation search tries at the marked scale."""
 ROTATION_STEP = 0.5
-"""Angle step of the rotation search: half a step off costs a mark about a tenth of its score."""
+"""Angle step of the rotation search's first pass; its best angles are then refined to 0.05°."""
 
 
 class Sampler:
@@ -562,28 +562,35 @@ def rotation_search(sampler: Sampler, count: int = 2) -> list[np.ndarray]:
     against the sync template, as the scale search tests every period, it still shows.
     """
     angles = np.radians(np.arange(-MAX_ROTATION, MAX_ROTATION + ROTATION_STEP / 2, ROTATION_STEP))
-    c, s = np.cos(angles), np.sin(angles)
-    turned = TILE * np.stack([np.stack([c, -s], axis=-1), np.stack([s, c], axis=-1)], axis=1)
-    mirror = 2  # DIHEDRAL[2] negates columns: a horizontal flip
-    bases = np.repeat(turned, 2, axis=0)
-    orientations = np.tile([0, mirror], len(angles))
-    scores = sampler.scores(bases, orientations, 1).reshape(-1, 2).max(axis=1)
+    scores = _turned_scores(sampler, angles)
     chosen: list[float] = []
     for index in np.argsort(scores)[::-1]:
         if all(abs(angles[index] - other) > np.radians(1.0) for other in chosen):
             chosen.append(float(angles[index]))
         if len(chosen) == count:
             break
-    # Then to a tenth of a degree around each: the polish grid that follows steps by half a
-    # degree and never tries the marked scale exactly.
+    # Then to 0.05° around each: a quarter of a degree off already costs a weak mark its
+    # decode (the high bins smear first).
     fine = np.radians(np.linspace(-ROTATION_STEP / 2, ROTATION_STEP / 2, 11))
-    return [_turned_best(sampler, angle + fine) for angle in chosen]
+    return [
+        _turned(angle + fine)[int(np.argmax(_turned_scores(sampler, angle + fine)))]
+        for angle in chosen
+    ]
 
 
-def _turned_best(sampler: Sampler, angles: np.ndarray) -> np.ndarray:
+def _turned(angles: np.ndarray) -> np.ndarray:
+    """The untouched lattice turned by each angle (radians): n×2×2."""
     c, s = np.cos(angles), np.sin(angles)
-    turned = TILE * np.stack([np.stack([c, -s], axis=-1), np.stack([s, c], axis=-1)], axis=1)
-    bases = np.repeat(turned, 2, axis=0)
-    scores = sampler.scores(bases, np.tile([0, 2], len(angles)), 1).reshape(-1, 2).max(axis=1)
-    result: np.ndarray = turned[int(np.argmax(scores))]
-    return result
+    turned: np.ndarray = TILE * np.stack(
+        [np.stack([c, -s], axis=-1), np.stack([s, c], axis=-1)], axis=1
+    )
+    return turned
+
+
+def _turned_scores(sampler: Sampler, angles: np.ndarray) -> np.ndarray:
+    """Luma score of each turned lattice, the better of it and its mirror image."""
+    mirror = 2  # DIHEDRAL[2] negates columns: a horizontal flip
+    bases = np.repeat(_turned(angles), 2, axis=0)
+    orientations = np.tile([0, mirror], len(angles))
+    scores: np.ndarray = sampler.scores(bases, orientations, 1).reshape(-1, 2).max(axis=1)
+    return scores

@@ -47,26 +47,8 @@ SIZES = (128, 160, 192, 224, 256, 288, 320, 384, 416, 448, 512)
 ASPECTS = {"1:1": 1.0, "4:3": 4 / 3}
 PAYLOADS = 2
 JPEG_QUALITY = 75
-SKIMAGE = (
-    "astronaut",
-    "coffee",
-    "chelsea",
-    "rocket",
-    "camera",
-    "immunohistochemistry",
-    "hubble_deep_field",
-    "moon",
-    "coins",
-    "motorcycle",
-    "clock",
-    "brick",
-    "grass",
-    "gravel",
-    "cell",
-    "retina",
-    "page",
-    "text",
-)
+# The robustness benchmark's photos, then scikit-image's other real photographs.
+SKIMAGE = (*image_sets.SKIMAGE_PHOTOS, "grass", "gravel", "cell", "retina", "page", "text")
 QUICK = ("astronaut", "coffee", "chelsea", "camera", "coins", "grass")
 
 

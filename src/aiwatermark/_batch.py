@@ -120,12 +120,13 @@ _worker_task: Callable[[object, Path | None], Any] | None = None
 
 
 @contextlib.contextmanager
-def _sigint_held() -> Iterator[None]:
-    """Hold Ctrl-C back while worker processes start: they inherit the blocked signal.
+def sigint_held() -> Iterator[None]:
+    """Hold Ctrl-C back for the block: a Ctrl-C pressed meanwhile arrives as it ends.
 
-    A terminal's Ctrl-C reaches the whole process group, workers included, but the parent
-    decides what stops; a worker still importing aiwatermark would print a traceback. The
-    parent gets a Ctrl-C pressed meanwhile as soon as this ends.
+    While worker processes start: they inherit the blocked signal. A terminal's Ctrl-C
+    reaches the whole process group, workers included, but the parent decides what stops;
+    a worker still importing aiwatermark would print a traceback. While the CLI reports a
+    result: it is listed whole or not at all.
     """
     if not hasattr(signal, "pthread_sigmask"):  # Windows: no process groups to speak of
         yield
@@ -257,10 +258,10 @@ class Batch(Iterator[ItemResult[R]]):
                             self._progress(self.done, self.total)
                         except KeyboardInterrupt:
                             # Not handed out yet: the next iteration hands it out again.
+                            # (The handler below stops the batch, so it is handed out in
+                            # index order, whatever ``_next_index`` says.)
                             self._finished[result.index] = result
                             self.done -= 1
-                            if self._ordered and not self._stopping:
-                                self._next_index -= 1
                             raise
                     return result
                 if self._jobs == 1:
@@ -413,7 +414,7 @@ class Batch(Iterator[ItemResult[R]]):
                 initargs=(self._task, self._options),
             )
         # submit() is where the pool starts its workers
-        with _sigint_held(), _workers_single_threaded():
+        with sigint_held(), _workers_single_threaded():
             future = self._pool.submit(_run_in_worker, source, destination)
             self._running[future] = (index, source, destination)
 

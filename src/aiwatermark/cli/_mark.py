@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import signal
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
 from .. import _pipeline, consent, imageio, keys, visible
-from .._batch import ItemResult, mark_many
+from .._batch import ItemResult, mark_many, sigint_held
 from .._pipeline import MarkResult
 from ..errors import AiWatermarkError, BatchStoppedError, InvalidArgumentError
 from ._common import (
@@ -283,7 +279,7 @@ def run(args: argparse.Namespace) -> int:
     reported: set[Path] = set()
     failed = 0
 
-    def emit_written(src: Path, dst: Path, line: str) -> None:
+    def emit_written(dst: Path, line: str) -> None:
         reported.add(dst)
         with progress.above():
             emit(line)  # a reader that went away (| head) stops the listing, never the batch
@@ -308,7 +304,7 @@ def run(args: argparse.Namespace) -> int:
             else f"{dst}  content-id={item.result.content_id or '-'}  "
             f"layers={'+'.join(item.result.layers)}"
         )
-        emit_written(src, dst, line)
+        emit_written(dst, line)
 
     interrupted = False
     with mark_many(
@@ -321,7 +317,7 @@ def run(args: argparse.Namespace) -> int:
     ) as batch:
         try:
             for outcome in batch:
-                with _ctrl_c_deferred():
+                with sigint_held():
                     report(outcome)
         except KeyboardInterrupt:
             interrupted = True
@@ -334,7 +330,7 @@ def run(args: argparse.Namespace) -> int:
             batch.stop()
             try:
                 for outcome in batch:
-                    with _ctrl_c_deferred():
+                    with sigint_held():
                         report(outcome)
             except KeyboardInterrupt:
                 batch.close()  # terminates them and removes their partial outputs
@@ -356,7 +352,7 @@ def run(args: argparse.Namespace) -> int:
                 if args.json
                 else f"{dst}  content-id=-  layers=-"
             )
-            emit_written(src, dst, line)
+            emit_written(dst, line)
     written = len(reported)
 
     target = args.output or args.out_dir
@@ -384,22 +380,6 @@ def _identity(path: Path) -> tuple[int, int, int] | None:
     except OSError:
         return None
     return stat.st_dev, stat.st_ino, stat.st_mtime_ns
-
-
-@contextlib.contextmanager
-def _ctrl_c_deferred() -> Iterator[None]:
-    """Let Ctrl-C interrupt only after the block, so a result is never half reported."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    pressed: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if pressed:
-        raise KeyboardInterrupt
 
 
 def _mark_options(

@@ -24,7 +24,9 @@ JPEG q75 re-encode takes more: 0.65 of marks at 256 px, 0.92 at 384, 0.96 from 4
 (docs/watermark.md, "Small images")."""
 
 AMPLITUDE = 1.9
-"""RMS change per RGB channel (grey levels) at strength 1.0 (≈ 42.5 dB PSNR after rounding)."""
+"""RMS change per RGB channel (grey levels) at strength 1.0 (≈ 42.5 dB PSNR after rounding);
+small images (``SMALL_BOOST``) and images that are texture all over (``_mask.strength_map``)
+get more."""
 
 SMALL_BOOST = 1.15
 """Most extra amplitude for an image smaller than a 512×512 working image (see ``_boost``)."""

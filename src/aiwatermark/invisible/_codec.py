@@ -27,7 +27,12 @@ T = 29
 CODE_BITS = N
 MAX_ERRORS = 40
 """Most bit errors (against the hard decisions) a decoded word may have: 15.7 % of 255."""
-OSD_ORDER = 2
+OSD_ORDER = 3
+"""Most errors ordered-statistics decoding corrects among the 71 most reliable bits. Of the
+words that missed JPEG q30/q50/q75 on grass, china and a 256 px thumbnail within 40 errors,
+order 2 read none and order 3 read 4; bit-packed, order 3 costs what order 2 did unpacked
+(~13 ms, and only where the sync template stood out). The false-positive bound does not
+depend on it (any decoder, ``MAX_ERRORS``)."""
 
 _CRC5_POLY = 0x15  # CRC-5/USB: x^5 + x^2 + 1
 _CRC5_INIT = 0x1F
@@ -96,9 +101,9 @@ def decode(soft: np.ndarray, soft_decision: bool = True) -> Decoded:
         return Decoded(payload, algebraic[1])
     if not soft_decision:
         return Decoded(None, None)
-    candidates = bch.ordered_statistics(soft, OSD_ORDER)
+    candidates = bch.ordered_statistics(soft, OSD_ORDER, MAX_ERRORS)
     errors = np.count_nonzero(candidates != hard.astype(bool), axis=1)
-    for index in np.flatnonzero(errors <= MAX_ERRORS):
+    for index in range(len(candidates)):
         payload = _payload(candidates[index].astype(np.uint8))
         if payload is not None:
             return Decoded(payload, int(errors[index]))

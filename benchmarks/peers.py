@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import contextlib
 import io
+import multiprocessing
 import sys
+import unittest.mock
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -80,8 +82,14 @@ def _imwatermark_peer(method: str, payload_bits: int) -> Peer:
 
 def _blind_watermark_peer(payload_bits: int) -> Peer:
     # The package prints a banner on first use and emits prints from inside its methods;
-    # they would interleave with the benchmark table.
-    with contextlib.redirect_stdout(io.StringIO()):
+    # they would interleave with the benchmark table. Importing it also calls
+    # multiprocessing.set_start_method("fork"), which raises in the benchmark's spawned
+    # workers (their start method is already set) and would change ours elsewhere: it is
+    # not the package's to choose, and it does not need fork for what is measured here.
+    with (
+        contextlib.redirect_stdout(io.StringIO()),
+        unittest.mock.patch.object(multiprocessing, "set_start_method", lambda *a, **k: None),
+    ):
         import blind_watermark
 
         blind_watermark.bw_notes.close()

@@ -135,10 +135,11 @@ def _unmarked_cases(directory: Path) -> dict[str, Path]:
 
 
 def detect_child(source: str, directory: str) -> None:
-    """Time ``invisible.detect`` from the source tree ``source`` on request.
+    """Time ``invisible.detect`` (or ``embed``) from the source tree ``source`` on request.
 
-    Reads a case name per line from stdin and answers with the CPU milliseconds of one
-    detect on that image, so a parent can interleave two versions run by run.
+    Reads a case name per line from stdin (or ``embed``, which marks the unmarked photo) and
+    answers with the CPU milliseconds of one call, so a parent can interleave two versions
+    run by run.
     """
     if source:
         sys.path.insert(0, source)
@@ -151,20 +152,26 @@ def detect_child(source: str, directory: str) -> None:
         found = invisible.detect(images[name])  # warm-up, and a check of the case
         if found.detected != (name == "marked"):
             raise SystemExit(f"{name} image: detected={found.detected}")
+    payload = bytes(range(invisible.PAYLOAD_BITS // 8))
     print(invisible.__file__, flush=True)
     for line in sys.stdin:
+        name = line.strip()
         start = time.process_time()
-        invisible.detect(images[line.strip()])
+        if name == "embed":
+            invisible.embed(images["unmarked"], payload)
+        else:
+            invisible.detect(images[name])
         print(1000 * (time.process_time() - start), flush=True)
 
 
 def unmarked_rows(runs: int, baseline: str | None = None) -> list[list[str]]:
     """Ruling out an unmarked image against detecting a marked one, interleaved.
 
-    Each run times the marked 1024² photo, the same photo unmarked and a 12-megapixel
-    (4000×3000) unmarked photo back to back; the ratio is of the medians. Times are CPU time
-    of the process running detect, not wall time: on a shared machine other processes
-    stretch wall time several-fold, while CPU time stays what the call costs a core. With
+    Each run times the marked 1024² photo, the same photo unmarked, a 12-megapixel
+    (4000×3000) unmarked photo and embedding the 1024² one back to back; the ratio is of
+    the medians. Times are CPU time of the process running the call, not wall time: on a
+    shared machine other processes stretch wall time several-fold, while CPU time stays what
+    the call costs a core. With
     ``baseline`` (another source tree, e.g. the main branch's ``src``), that version runs
     in a second process and every call alternates between the two.
     """
@@ -190,7 +197,7 @@ def unmarked_rows(runs: int, baseline: str | None = None) -> list[list[str]]:
             assert child.stdout is not None
             print(f"note: {version}: {child.stdout.readline().strip()}", file=sys.stderr)
         for _ in range(runs):
-            for name in UNMARKED_CASES:
+            for name in (*UNMARKED_CASES, "embed"):
                 for version, child in children.items():
                     assert child.stdin is not None and child.stdout is not None
                     child.stdin.write(name + "\n")
@@ -220,6 +227,7 @@ def unmarked_rows(runs: int, baseline: str | None = None) -> list[list[str]]:
         [f"detect CPU ms, unmarked ({SPEED_SIZE}²)", cell("unmarked")],
         ["detect CPU ms, unmarked (4000×3000)", cell("unmarked 12 MP")],
         ["unmarked / marked (target ≤ 1.2)", ratios],
+        [f"embed CPU ms ({SPEED_SIZE}²)", cell("embed")],
     ]
 
 

@@ -271,6 +271,20 @@ def test_codec_corrects_three_confident_errors_among_the_weak_ones(
     assert decoded.bit_errors == 33
 
 
+def test_the_last_resort_decoding_reaches_four_confident_errors() -> None:
+    # detect's one deeper decoding of its clearest read (order 4) takes a word that the
+    # everyday order 3 cannot, and still only within MAX_ERRORS of the hard decisions.
+    rng = np.random.default_rng(4)
+    word = _codec.encode(PAYLOAD)
+    soft = (1.0 - 2.0 * word.astype(np.float64)) * rng.uniform(0.5, 1.0, word.size)
+    positions = rng.choice(word.size, 36, replace=False)
+    soft[positions[:32]] *= -0.1
+    soft[positions[32:]] *= -2.0
+    assert _codec.decode(soft).payload is None
+    deeper = _codec.decode(soft, order=_codec.LAST_RESORT_ORDER)
+    assert deeper.payload == PAYLOAD and deeper.bit_errors == 36
+
+
 def test_codec_refuses_more_than_max_errors_even_when_it_finds_the_word() -> None:
     # The false-positive bound counts only codewords within MAX_ERRORS of the hard decisions.
     word = _codec.encode(PAYLOAD)

@@ -171,17 +171,19 @@ class BCH:
         # few within reach of the hard decisions are worth unpacking and ranking.
         rows = np.packbits(g, axis=1)
         target = np.packbits(base ^ hard[by_reliability])  # a candidate's flips ^ this = errors
-        near = []
-        for size in range(order + 1):
-            flips = np.zeros((1, rows.shape[1]), dtype=np.uint8)
-            if size:
-                subsets = _subsets(self.k, size)
-                flips = rows[subsets[:, 0]]
+        near = [np.zeros((0, rows.shape[1]), dtype=np.uint8)]
+        if np.count_nonzero(np.unpackbits(target)) <= max_distance:
+            near.append(np.zeros((1, rows.shape[1]), dtype=np.uint8))  # no flips: the base
+        for size in range(1, order + 1):
+            subsets = _subsets(self.k, size)
+            # In chunks: order 4 is nearly a million candidates, 31 MB packed at once.
+            for start in range(0, len(subsets), _CHUNK):
+                chunk = subsets[start : start + _CHUNK]
+                flips = rows[chunk[:, 0]]
                 for column in range(1, size):
-                    flips ^= rows[subsets[:, column]]
-            errors = (flips ^ target).view(np.uint16)
-            distance = _POPCOUNT[errors].sum(axis=1, dtype=np.int64)
-            near.append(flips[distance <= max_distance])
+                    flips ^= rows[chunk[:, column]]
+                distance = _POPCOUNT[(flips ^ target).view(np.uint16)].sum(axis=1, dtype=np.int64)
+                near.append(flips[distance <= max_distance])
         packed = np.concatenate(near) ^ np.packbits(base)
         candidates = np.unpackbits(packed, axis=1, count=N).astype(bool)
         codewords = np.empty_like(candidates)
@@ -256,10 +258,14 @@ _POPCOUNT = np.array([bin(value).count("1") for value in range(1 << 16)], dtype=
 """Set bits of every 16-bit value."""
 
 
+_CHUNK = 1 << 16
+"""Candidates re-encoded at a time."""
+
+
 @lru_cache(maxsize=8)
 def _subsets(k: int, size: int) -> np.ndarray:
-    """Every ``size``-subset of range(k), one per row (read-only)."""
-    subsets = np.array(list(combinations(range(k), size)), dtype=np.intp).reshape(-1, size)
+    """Every ``size``-subset of range(k), one per row (uint8: k < 256; read-only)."""
+    subsets = np.array(list(combinations(range(k), size)), dtype=np.uint8).reshape(-1, size)
     subsets.flags.writeable = False
     return subsets
 

@@ -254,7 +254,9 @@ def _berlekamp_massey(syndromes: list[int]) -> list[int]:
     return c[: length + 1] if len(c) > length + 1 else c
 
 
-_POPCOUNT = np.array([bin(value).count("1") for value in range(1 << 16)], dtype=np.uint8)
+_POPCOUNT = (
+    np.unpackbits(np.arange(1 << 16, dtype=np.uint16).view(np.uint8)).reshape(-1, 16).sum(axis=1)
+).astype(np.uint8)
 """Set bits of every 16-bit value."""
 
 

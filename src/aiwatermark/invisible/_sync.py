@@ -392,12 +392,12 @@ SCALE_STEP = 0.004
 MAX_ROTATION = 10.0
 """Largest turn (degrees, either way) the rotation search tries at the marked scale."""
 ROTATION_STEP = 0.5
+"""Angle step of the rotation search's first pass; its best angles are then refined to 0.05°."""
 POLISH_ORIENTATIONS = 2
 """Orientations the polish carries from its 4 central cells to the other 32. In 98 polishes
 that reached 6 on marked, attacked copies of 17 photos (rotations, crops, resizes, aspect,
 screenshot, upload, perspective), the best orientation on the central cells was always the
 best anywhere: one would have kept every score, two leave a margin."""
-"""Angle step of the rotation search's first pass; its best angles are then refined to 0.05°."""
 
 
 class Sampler:

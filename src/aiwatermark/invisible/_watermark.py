@@ -340,6 +340,9 @@ def detect(image: imageio.ImageSource, key: str | bytes | None = None) -> Detect
         # Last: only a photo of a marked image (perspective) gets this far with a mark to find.
         for basis in hinted:
             yield from _projective.search(residuals, basis, pat)
+        # Perspective too strong for any whole or half-image fold to hint at: the template's
+        # drift over tile-sized blocks of the untouched lattice.
+        yield from _projective.local_search(residuals, pat)
 
     def found(decoded: _codec.Decoded, geometry: np.ndarray, aligned: _sync.Alignment) -> Detection:
         return Detection(
@@ -431,7 +434,8 @@ def _max_attempts() -> int:
     """Decoding attempts in the worst case: the union bound's multiplier."""
     refinements = 1 + REFINEMENTS + _projective.ROUNDS
     bases = LATTICE_CANDIDATES + 1 + SCALE_CANDIDATES + ROTATION_CANDIDATES
-    return int(bases * (ORIENTATIONS_TRIED * refinements + 1 + _projective.ROUNDS))
+    local = 1 + _projective.ROUNDS  # _projective.local_search: one start, then its rounds
+    return int(bases * (ORIENTATIONS_TRIED * refinements + 1 + _projective.ROUNDS) + local)
 
 
 FALSE_POSITIVE_RATE = _statistic.false_positive_bound(_codec.MAX_ERRORS, _max_attempts())

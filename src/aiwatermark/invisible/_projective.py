@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from ._pattern import TILE, Pattern
-from ._sync import DIHEDRAL, Alignment, _locate, _oriented, align, splat
+from ._sync import DIHEDRAL, Alignment, _locate, _oriented, _parabola, align, splat
 from ._sync import fold as _sync_fold
 
 ROUNDS = 4
@@ -327,8 +327,8 @@ def _tile_peaks(residuals: list[np.ndarray], pat: Pattern) -> np.ndarray:
     z = flat[np.arange(len(blocks)), peak]
     py, px = np.divmod(peak, size)
     index = np.arange(len(blocks))
-    dy = _vertex(combined[index, (py - 1) % size, px], z, combined[index, (py + 1) % size, px])
-    dx = _vertex(combined[index, py, (px - 1) % size], z, combined[index, py, (px + 1) % size])
+    dy = _parabola(combined[index, (py - 1) % size, px], z, combined[index, (py + 1) % size, px])
+    dx = _parabola(combined[index, py, (px - 1) % size], z, combined[index, py, (px + 1) % size])
     # Back to full-resolution pixels.
     top = 2.0 * np.repeat(tops, len(lefts))
     left = 2.0 * np.tile(lefts, len(tops))
@@ -341,14 +341,6 @@ def _tile_peaks(residuals: list[np.ndarray], pat: Pattern) -> np.ndarray:
             z,
         ]
     )
-
-
-def _vertex(left: np.ndarray, centre: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Sub-pixel offset of a parabola's vertex through three samples, clipped to ±0.5."""
-    denom = left - 2 * centre + right
-    safe = np.where(denom < 0, denom, -1.0)
-    result: np.ndarray = np.where(denom < 0, np.clip(0.5 * (left - right) / safe, -0.5, 0.5), 0.0)
-    return result
 
 
 def _wrap(offset: np.ndarray) -> np.ndarray:

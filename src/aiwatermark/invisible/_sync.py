@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._pattern import TILE, Pattern
 from ._transform import box_mean, fast_length
@@ -186,8 +187,8 @@ def _refine(z: np.ndarray, basis: np.ndarray, max_lag: int) -> np.ndarray:
             peak = patch[iy, ix]
             if peak < 3.0 or iy in (0, 4) or ix in (0, 4):
                 continue
-            dx = _parabola(patch[iy, ix - 1], peak, patch[iy, ix + 1])
-            dy = _parabola(patch[iy - 1, ix], peak, patch[iy + 1, ix])
+            dx = float(_parabola(patch[iy, ix - 1], peak, patch[iy, ix + 1]))
+            dy = float(_parabola(patch[iy - 1, ix], peak, patch[iy + 1, ix]))
             coeffs.append((a, b))
             targets.append((x + ix - 2 + dx, y + iy - 2 + dy))
             weights.append(min(float(peak), 12.0))
@@ -201,11 +202,14 @@ def _refine(z: np.ndarray, basis: np.ndarray, max_lag: int) -> np.ndarray:
     return np.asarray(solution.T)
 
 
-def _parabola(left: float, centre: float, right: float) -> float:
+def _parabola(left: ArrayLike, centre: ArrayLike, right: ArrayLike) -> np.ndarray:
+    """Sub-pixel offset of a parabola's vertex through three samples (elementwise), clipped
+    to ±0.5; 0 where the samples do not bend down around the centre."""
+    left, centre, right = np.asarray(left), np.asarray(centre), np.asarray(right)
     denom = left - 2 * centre + right
-    if denom >= 0:
-        return 0.0
-    return float(np.clip(0.5 * (left - right) / denom, -0.5, 0.5))
+    safe = np.where(denom < 0, denom, -1.0)
+    result: np.ndarray = np.where(denom < 0, np.clip(0.5 * (left - right) / safe, -0.5, 0.5), 0.0)
+    return result
 
 
 def fold(residuals: list[np.ndarray], basis: np.ndarray) -> np.ndarray:
@@ -306,8 +310,12 @@ def _locate(qs: np.ndarray, pat: Pattern) -> tuple[float, float, float]:
         combined += max(float(normed.max()) - 4.5, 0.05) * normed
     peak = np.unravel_index(int(np.argmax(combined)), combined.shape)
     py, px = int(peak[0]), int(peak[1])
-    dy = _parabola(combined[(py - 1) % TILE, px], combined[py, px], combined[(py + 1) % TILE, px])
-    dx = _parabola(combined[py, (px - 1) % TILE], combined[py, px], combined[py, (px + 1) % TILE])
+    dy = float(
+        _parabola(combined[(py - 1) % TILE, px], combined[py, px], combined[(py + 1) % TILE, px])
+    )
+    dx = float(
+        _parabola(combined[py, (px - 1) % TILE], combined[py, px], combined[py, (px + 1) % TILE])
+    )
     z = float((combined[py, px] - combined.mean()) / (combined.std() + 1e-12))
     return py + dy, px + dx, z
 

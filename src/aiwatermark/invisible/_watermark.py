@@ -432,10 +432,10 @@ def _soft_bits(
 
 def _max_attempts() -> int:
     """Decoding attempts in the worst case: the union bound's multiplier."""
-    refinements = 1 + REFINEMENTS + _projective.ROUNDS
+    refinements = 1 + REFINEMENTS + _projective.MAX_ROUNDS
     bases = LATTICE_CANDIDATES + 1 + SCALE_CANDIDATES + ROTATION_CANDIDATES
-    local = 1 + _projective.ROUNDS  # _projective.local_search: one start, then its rounds
-    return int(bases * (ORIENTATIONS_TRIED * refinements + 1 + _projective.ROUNDS) + local)
+    local = 1 + _projective.MAX_ROUNDS  # _projective.local_search: one start, then its rounds
+    return int(bases * (ORIENTATIONS_TRIED * refinements + 1 + _projective.MAX_ROUNDS) + local)
 
 
 FALSE_POSITIVE_RATE = _statistic.false_positive_bound(_codec.MAX_ERRORS, _max_attempts())

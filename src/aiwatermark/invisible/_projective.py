@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from ._pattern import TILE, Pattern
-from ._sync import DIHEDRAL, Alignment, _locate, _oriented, _parabola, align, splat
+from ._sync import DIHEDRAL, Alignment, _locate, _oriented, _parabola, _signed, align, splat
 from ._sync import fold as _sync_fold
 
 ROUNDS = 4
@@ -41,6 +41,12 @@ blocks of 12 unmarked photos and 96 perspective-warped copies, noise stayed belo
 
 _NO_VALUES = np.zeros(0)
 """Bin values of an alignment that only locates the template and is never decoded."""
+
+
+def _wrap(offset: np.ndarray) -> np.ndarray:
+    """Offsets (pixels) wrapped onto one period around 0: [-T/2, T/2)."""
+    wrapped: np.ndarray = (offset + TILE / 2) % TILE - TILE / 2
+    return wrapped
 
 
 def homography(basis: np.ndarray) -> np.ndarray:
@@ -126,7 +132,7 @@ def _correct(
         # Where the template sits in this block, relative to the whole image, in fold
         # (row, col): how far the tile coordinates ``h`` gives here are from the truth.
         drift = d.T @ (np.array([cy, cx]) - np.array(alignment.offset))
-        drift = (drift + TILE / 2) % TILE - TILE / 2
+        drift = _wrap(drift)
         x, y = (cols.start + cols.stop - 1) / 2, (rows.start + rows.stop - 1) / 2
         u, v = apply(h, np.array(x), np.array(y))
         points.append((x, y))
@@ -254,7 +260,7 @@ def search(
         return
     points, targets, weights = [], [], []
     for block, offset, (x, y) in agree:
-        drift = (offset - reference_offset + TILE / 2) % TILE - TILE / 2
+        drift = _wrap(offset - reference_offset)
         u, v = inverse @ np.array([x, y])
         points.append((x, y))
         targets.append((u + drift[1], v + drift[0]))
@@ -360,8 +366,7 @@ def _tile_peaks(residuals: list[np.ndarray], pat: Pattern) -> np.ndarray:
     )
     spectrum = np.fft.rfft2(blocks)  # n×C×size×(size/2+1)
     sync = pat.is_sync
-    ky = np.where(pat.ky[sync] >= TILE // 2, pat.ky[sync] - TILE, pat.ky[sync])
-    kx = np.where(pat.kx[sync] >= TILE // 2, pat.kx[sync] - TILE, pat.kx[sync])
+    ky, kx = _signed(pat.ky)[sync], _signed(pat.kx)[sync]
     mirror = kx < 0
     rows = np.where(mirror, -ky, ky) % size
     cols = np.abs(kx)
@@ -403,11 +408,6 @@ def _tile_peaks(residuals: list[np.ndarray], pat: Pattern) -> np.ndarray:
             z,
         ]
     )
-
-
-def _wrap(offset: np.ndarray) -> np.ndarray:
-    wrapped: np.ndarray = (offset + TILE / 2) % TILE - TILE / 2
-    return wrapped
 
 
 def _consensus(peaks: np.ndarray) -> tuple[np.ndarray, int] | None:

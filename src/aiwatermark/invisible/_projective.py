@@ -17,7 +17,17 @@ import numpy as np
 from PIL import Image
 
 from ._pattern import TILE, Pattern
-from ._sync import DIHEDRAL, Alignment, _locate, _oriented, _parabola, _signed, align, splat
+from ._sync import (
+    DIHEDRAL,
+    Alignment,
+    _locate,
+    _oriented,
+    _parabola,
+    _signed,
+    _wrap,
+    align,
+    splat,
+)
 from ._sync import fold as _sync_fold
 
 ROUNDS = 4
@@ -41,12 +51,6 @@ blocks of 12 unmarked photos and 96 perspective-warped copies, noise stayed belo
 
 _NO_VALUES = np.zeros(0)
 """Bin values of an alignment that only locates the template and is never decoded."""
-
-
-def _wrap(offset: np.ndarray) -> np.ndarray:
-    """Offsets (pixels) wrapped onto one period around 0: [-T/2, T/2)."""
-    wrapped: np.ndarray = (offset + TILE / 2) % TILE - TILE / 2
-    return wrapped
 
 
 def homography(basis: np.ndarray) -> np.ndarray:

@@ -282,6 +282,12 @@ _DIHEDRAL_T = np.stack([m.T for m in DIHEDRAL])
 """The transposes D^T of :data:`DIHEDRAL`, stacked once for the samplers' batches."""
 
 
+def _wrap(offset: np.ndarray) -> np.ndarray:
+    """Offsets (pixels) wrapped onto one period around 0: [-T/2, T/2)."""
+    wrapped: np.ndarray = (offset + TILE / 2) % TILE - TILE / 2
+    return wrapped
+
+
 def _signed(index: np.ndarray) -> np.ndarray:
     """DFT bin indices 0..T-1 as signed frequencies -T/2..T/2-1."""
     signed: np.ndarray = np.where(index >= TILE // 2, index - TILE, index)
@@ -356,7 +362,7 @@ def refine(
         if z < 4.5:
             continue
         local = d.T @ (np.array([cy, cx]) - np.array(alignment.offset))  # fold (row, col)
-        local = (local - np.array([shift[1], shift[0]]) + TILE / 2) % TILE - TILE / 2
+        local = _wrap(local - np.array([shift[1], shift[0]]))
         centres.append(((cols.start + cols.stop) / 2, (rows.start + rows.stop) / 2))
         drifts.append(local)
     if len(centres) < 3:
